@@ -1,0 +1,199 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ExecOptions are the optional parts of Exec.
+type ExecOptions struct {
+	// Stdin is copied to the command's standard input, then closed. It must
+	// reach EOF: Exec returns only after it has been read to the end.
+	Stdin io.Reader
+	// StderrLine is called with each line the command writes to stderr,
+	// without the newline, in order, as it arrives (the node helper's JSON
+	// progress lines). Lines are also kept in Result.Stderr.
+	StderrLine func(line string)
+}
+
+// Result is what a command did. A non-zero ExitCode is data, not an error.
+type Result struct {
+	ExitCode  int
+	Signal    string // signal that killed the command ("KILL"), if any
+	Stdout    []byte
+	Stderr    []byte
+	Truncated bool // output beyond Config.MaxOutputBytes was discarded
+}
+
+// Exec runs argv on the target and returns its exit code and output. argv
+// is quoted for the remote shell, so every element arrives as one argument,
+// byte for byte; with Target.Sudo (and a user other than root) it runs under
+// `sudo -n --`. Canceling ctx sends SIGTERM to the remote process group,
+// SIGKILL after Config.CancelGrace, and closes the session.
+//
+// The error is nil whenever the command ran to completion, whatever its exit
+// code; otherwise it is an *Error classified for retries (see Classify).
+func (p *Pool) Exec(ctx context.Context, t Target, argv []string, opts ExecOptions) (Result, error) {
+	r, err := checkTarget(t)
+	if err != nil {
+		return Result{}, err
+	}
+	line, err := CommandLine(argv, useSudo(t))
+	if err != nil {
+		return Result{}, newError(ClassBadInput, r.node.name, "exec", err)
+	}
+	c, sess, err := p.session(ctx, r)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	defer sess.Close()
+	return p.run(ctx, c, sess, line, opts)
+}
+
+func useSudo(t Target) bool { return t.Sudo && t.User != "root" }
+
+// session opens a session on the pooled connection to r, dialling again
+// once if the pooled connection turns out to be dead.
+func (p *Pool) session(ctx context.Context, r route) (*conn, *ssh.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, newError(ClassCanceled, r.node.name, "exec", err)
+	}
+	c, reused, err := p.acquire(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := c.client.NewSession()
+	if err != nil && reused {
+		p.log.Debug("pooled ssh connection is dead: dialling again", "node", r.node.name, "err", err)
+		p.stats.redials.Add(1)
+		p.discard(c)
+		p.release(c)
+		if c, _, err = p.acquire(ctx, r); err != nil {
+			return nil, nil, err
+		}
+		sess, err = c.client.NewSession()
+	}
+	if err != nil {
+		p.discard(c)
+		p.release(c)
+		return nil, nil, newError(ClassUnreachable, r.node.name, "session", fmt.Errorf("open ssh session: %w", err))
+	}
+	return c, sess, nil
+}
+
+func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string, opts ExecOptions) (Result, error) {
+	name := c.route.node.name
+	stdout := &capBuffer{max: p.cfg.MaxOutputBytes}
+	stderr := &lineWriter{buf: capBuffer{max: p.cfg.MaxOutputBytes}, fn: opts.StderrLine}
+	sess.Stdin, sess.Stdout, sess.Stderr = opts.Stdin, stdout, stderr
+	if err := sess.Start(line); err != nil {
+		return Result{}, newError(ClassUnreachable, name, "exec", fmt.Errorf("start command: %w", err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		p.stopCommand(c, sess, done)
+		stderr.flush()
+		res := Result{Stdout: stdout.b, Stderr: stderr.buf.b, Truncated: stdout.truncated || stderr.buf.truncated, ExitCode: -1}
+		return res, newError(ClassCanceled, name, "exec", fmt.Errorf("command stopped (SIGTERM, then SIGKILL, session closed): %w", ctx.Err()))
+	}
+	stderr.flush()
+	res := Result{Stdout: stdout.b, Stderr: stderr.buf.b, Truncated: stdout.truncated || stderr.buf.truncated}
+	var exit *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitCode, res.Signal = exit.ExitStatus(), exit.Signal()
+	default:
+		p.discard(c)
+		res.ExitCode = -1
+		return res, newError(ClassUnreachable, name, "exec", fmt.Errorf("%w: %v", ErrConnectionLost, err))
+	}
+	return res, nil
+}
+
+// stopCommand stops a running command: SIGTERM to the remote process group
+// (OpenSSH killpg's the session's process group), SIGKILL after the grace
+// period, then the session is closed. If the server does not close the
+// channel either, the whole connection is closed, so no goroutine is left
+// waiting.
+func (p *Pool) stopCommand(c *conn, sess *ssh.Session, done chan error) {
+	grace := p.cfg.CancelGrace
+	_ = sess.Signal(ssh.SIGTERM)
+	select {
+	case <-done:
+		return
+	case <-time.After(grace):
+	}
+	_ = sess.Signal(ssh.SIGKILL)
+	_ = sess.Close()
+	select {
+	case <-done:
+		return
+	case <-time.After(grace):
+	}
+	p.log.Warn("ssh session did not close after cancel: closing the connection", "node", c.route.node.name)
+	p.discard(c)
+	<-done
+}
+
+// capBuffer keeps the first max bytes written to it.
+type capBuffer struct {
+	b         []byte
+	max       int
+	truncated bool
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	room := c.max - len(c.b)
+	if room < len(p) {
+		c.truncated = true
+		c.b = append(c.b, p[:max(room, 0)]...)
+		return len(p), nil
+	}
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
+// lineWriter keeps stderr and hands each complete line to fn.
+type lineWriter struct {
+	buf     capBuffer
+	fn      func(string)
+	partial []byte
+}
+
+const maxLine = 1 << 20
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if w.fn == nil {
+		return len(p), nil
+	}
+	for _, b := range p {
+		if b == '\n' {
+			w.fn(string(w.partial))
+			w.partial = w.partial[:0]
+			continue
+		}
+		if len(w.partial) < maxLine {
+			w.partial = append(w.partial, b)
+		}
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) flush() {
+	if w.fn != nil && len(w.partial) > 0 {
+		w.fn(string(w.partial))
+		w.partial = nil
+	}
+}

@@ -1,0 +1,267 @@
+// Package sshdtest starts Debian's OpenSSH server on loopback for tests:
+// a generated ed25519 host key, generated client keys in authorized_keys,
+// key authentication only, one process per Server, stopped by t.Cleanup.
+package sshdtest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Binary is the sshd this package runs.
+const Binary = "/usr/sbin/sshd"
+
+// Require skips t when sshd is absent and the run is -short; otherwise a
+// missing sshd fails the test (CI must run these).
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(Binary); err == nil {
+		return
+	}
+	if testing.Short() {
+		t.Skipf("%s not installed and -short given: skipping real-OpenSSH test (install openssh-server, or run make deps)", Binary)
+	}
+	t.Fatalf("%s not installed: apt-get install -y openssh-server (make deps does it)", Binary)
+}
+
+// Key is a generated client key pair.
+type Key struct {
+	Signer ssh.Signer
+	File   string // private key in OpenSSH format, mode 0600
+}
+
+// NewKey writes a new ed25519 private key to dir, encrypted when passphrase
+// is not empty.
+func NewKey(t testing.TB, dir, name, passphrase string) Key {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block *pem.Block
+	if passphrase == "" {
+		block, err = ssh.MarshalPrivateKey(priv, name)
+	} else {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, name, []byte(passphrase))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, name)
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key{Signer: s, File: file}
+}
+
+// Options configure a Server.
+type Options struct {
+	// Listen are loopback addresses to listen on, all on the same port
+	// (default 127.0.0.1).
+	Listen []string
+	// Authorized are the public keys accepted for every user.
+	Authorized []ssh.PublicKey
+	// Extra lines appended to sshd_config.
+	Extra []string
+}
+
+// Server is one running sshd.
+type Server struct {
+	Port    int
+	Listen  []string
+	HostKey ssh.PublicKey
+	Dir     string // world-readable folder with the config and keys
+
+	cmd *exec.Cmd
+	log *lockedBuffer
+}
+
+// Start runs sshd with opts until the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	Require(t)
+	if len(opts.Listen) == 0 {
+		opts.Listen = []string{"127.0.0.1"}
+	}
+	dir, err := os.MkdirTemp("", "kmemfix-sshd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Non-root users read authorized_keys with their own uid.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host := NewKey(t, dir, "ssh_host_ed25519_key", "")
+	var ak bytes.Buffer
+	for _, k := range opts.Authorized {
+		ak.Write(ssh.MarshalAuthorizedKey(k))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ak.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s := &Server{Listen: opts.Listen, HostKey: host.Signer.PublicKey(), Dir: dir, log: &lockedBuffer{}}
+		s.Port = freePort(t)
+		if lastErr = s.start(t, host.File, opts.Extra); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("sshd did not start: %v", lastErr)
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *Server) start(t testing.TB, hostKeyFile string, extra []string) error {
+	var cfg strings.Builder
+	for _, a := range s.Listen {
+		fmt.Fprintf(&cfg, "ListenAddress %s\n", net.JoinHostPort(a, strconv.Itoa(s.Port)))
+	}
+	sftp := "internal-sftp"
+	if _, err := os.Stat("/usr/lib/openssh/sftp-server"); err == nil {
+		sftp = "/usr/lib/openssh/sftp-server"
+	}
+	fmt.Fprintf(&cfg, `HostKey %s
+PidFile none
+AuthorizedKeysFile %s
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowTcpForwarding yes
+LogLevel VERBOSE
+MaxStartups 200
+MaxSessions 50
+Subsystem sftp %s
+`, hostKeyFile, filepath.Join(s.Dir, "authorized_keys"), sftp)
+	for _, l := range extra {
+		cfg.WriteString(l + "\n")
+	}
+	cfgFile := filepath.Join(s.Dir, "sshd_config")
+	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
+		return err
+	}
+	s.cmd = exec.Command(Binary, "-D", "-e", "-f", cfgFile)
+	pr, pw := io.Pipe()
+	s.cmd.Stderr = pw
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait(); pw.Close() }()
+	listening := make(chan struct{})
+	go s.readLog(pr, len(s.Listen), listening)
+	select {
+	case <-listening:
+	case err := <-exited:
+		return fmt.Errorf("sshd exited: %v: %s", err, s.Log())
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("sshd did not report listening within 20s: %s", s.Log())
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGCONT)
+		s.cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("sshd log (port %d):\n%s", s.Port, s.Log())
+		}
+	})
+	return nil
+}
+
+func (s *Server) readLog(r io.Reader, want int, listening chan struct{}) {
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		line := sc.Text()
+		s.log.write(line + "\n")
+		if strings.HasPrefix(line, "Server listening on") && strings.HasSuffix(line, fmt.Sprintf("port %d.", s.Port)) {
+			if n++; n == want {
+				close(listening)
+			}
+		}
+	}
+	io.Copy(io.Discard, r)
+}
+
+// Log returns what sshd logged so far.
+func (s *Server) Log() string { return s.log.String() }
+
+// Pid is the listening sshd's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Pause stops the listening sshd with SIGSTOP: the kernel still accepts TCP
+// connections, but nobody speaks SSH on them. Resume undoes it.
+func (s *Server) Pause() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused sshd.
+func (s *Server) Resume() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Addr is host:port of the i-th listen address.
+func (s *Server) Addr(i int) string { return net.JoinHostPort(s.Listen[i], strconv.Itoa(s.Port)) }
+
+// KnownHostsLine is the known_hosts entry of the i-th listen address,
+// hashed when hashed is true.
+func (s *Server) KnownHostsLine(i int, hashed bool) string {
+	host := "[" + s.Listen[i] + "]:" + strconv.Itoa(s.Port)
+	if hashed {
+		host = hashHost(host)
+	}
+	return host + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKey)))
+}
+
+// Accepted counts "Accepted publickey" lines: completed authentications.
+func (s *Server) Accepted() int { return strings.Count(s.Log(), "Accepted publickey") }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) write(s string) {
+	l.mu.Lock()
+	l.b.WriteString(s)
+	l.mu.Unlock()
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
