@@ -1,0 +1,209 @@
+// Package config is kmemfix's configuration: one YAML file, environment
+// variables (prefix KMEMFIX_, nested keys joined with "_", e.g.
+// KMEMFIX_TEMPORAL_ADDRESS) and command-line flags, in the precedence
+// flags > environment > file > defaults.
+//
+// Load decodes and validates in one go; a *ValidationError lists every
+// problem at once, each naming the key and the fix. Secrets (the Temporal API
+// key, the SSH key passphrase) are of type Secret, which prints, logs and
+// marshals as a mask: only Reveal returns the value, so a secret cannot reach
+// a log line or a workflow input by accident.
+package config
+
+import "time"
+
+// Config is the whole configuration of the worker and the CLI.
+type Config struct {
+	Temporal  Temporal  `mapstructure:"temporal"`
+	SSH       SSH       `mapstructure:"ssh"`
+	Node      Node      `mapstructure:"node"`
+	Rollout   Rollout   `mapstructure:"rollout"`
+	Worker    Worker    `mapstructure:"worker"`
+	Telemetry Telemetry `mapstructure:"telemetry"`
+}
+
+// Temporal says how to reach the Temporal cluster.
+type Temporal struct {
+	// Address is the frontend's host:port.
+	Address string `mapstructure:"address"`
+	// Namespace holds the rollouts and node workflows.
+	Namespace string `mapstructure:"namespace"`
+	// TaskQueue is where the worker polls and the CLI starts workflows.
+	TaskQueue string `mapstructure:"taskQueue"`
+	// UIAddress is the base URL of the Temporal Web UI, used to print links.
+	UIAddress string `mapstructure:"uiAddress"`
+	// TLS enables TLS (and mTLS with a client certificate).
+	TLS TLS `mapstructure:"tls"`
+	// APIKey authenticates to Temporal Cloud or a cluster that takes API
+	// keys. Prefer KMEMFIX_TEMPORAL_APIKEY or APIKeyFile to the file.
+	APIKey Secret `mapstructure:"apiKey"`
+	// APIKeyFile holds the API key (one line); read at load.
+	APIKeyFile string `mapstructure:"apiKeyFile"`
+}
+
+// TLS is the client side of a TLS connection to Temporal.
+type TLS struct {
+	// Enabled turns TLS on; it is implied by any file below.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile verifies the server; "" means the system roots.
+	CAFile string `mapstructure:"caFile"`
+	// CertFile and KeyFile are the client certificate for mTLS.
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `mapstructure:"serverName"`
+}
+
+// On reports whether TLS is in use.
+func (t TLS) On() bool {
+	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != ""
+}
+
+// SSH configures how the worker reaches nodes.
+type SSH struct {
+	User string `mapstructure:"user"`
+	Port int    `mapstructure:"port"`
+	// KeyFiles are private keys offered in order.
+	KeyFiles []string `mapstructure:"keyFiles"`
+	// KeyPassphraseFile holds the passphrase of encrypted key files.
+	KeyPassphraseFile string `mapstructure:"keyPassphraseFile"`
+	// KeyPassphrase is the passphrase itself; set it through
+	// KMEMFIX_SSH_KEYPASSPHRASE, not in the file.
+	KeyPassphrase Secret `mapstructure:"keyPassphrase"`
+	// Agent offers the keys of the ssh-agent at $SSH_AUTH_SOCK.
+	Agent bool `mapstructure:"agent"`
+	// KnownHosts are OpenSSH known_hosts files.
+	KnownHosts []string `mapstructure:"knownHosts"`
+	// InsecureIgnoreHostKey accepts any host key: labs only, logged loudly.
+	InsecureIgnoreHostKey bool `mapstructure:"insecureIgnoreHostKey"`
+	// JumpHost is a bastion, [user@]host[:port]; "" connects directly.
+	JumpHost string `mapstructure:"jumpHost"`
+	// Sudo runs the node helper through `sudo -n` when User is not root.
+	Sudo bool `mapstructure:"sudo"`
+	// MaxConns caps open node connections per worker.
+	MaxConns int `mapstructure:"maxConns"`
+	// HandshakesPerSecond limits new SSH handshakes per worker.
+	HandshakesPerSecond float64 `mapstructure:"handshakesPerSecond"`
+	// DialTimeout bounds connect + handshake.
+	DialTimeout time.Duration `mapstructure:"dialTimeout"`
+	// CommandTimeout bounds one helper command.
+	CommandTimeout time.Duration `mapstructure:"commandTimeout"`
+}
+
+// Node describes the node side: where things are and what to run.
+type Node struct {
+	// CgroupRoot is the cgroup v1 memory hierarchy's mount point.
+	CgroupRoot string `mapstructure:"cgroupRoot"`
+	// Kubepods is the kubelet's top cgroup; Mirror the temporary twin.
+	Kubepods string `mapstructure:"kubepods"`
+	Mirror   string `mapstructure:"mirror"`
+	// KubeletUnit is the systemd unit; KubeletBinary its executable.
+	KubeletUnit   string `mapstructure:"kubeletUnit"`
+	KubeletBinary string `mapstructure:"kubeletBinary"`
+	// ReplacementKubelet is the kubelet built without kmem accounting.
+	ReplacementKubelet Artifact `mapstructure:"replacementKubelet"`
+	// CadvisorCommands run after kubelet is back (argv lists, no shell).
+	CadvisorCommands [][]string `mapstructure:"cadvisorCommands"`
+	// HelperDir is where the node helper is installed on the node.
+	HelperDir string `mapstructure:"helperDir"`
+	// JournalDir keeps the snapshots and journals on the node.
+	JournalDir string `mapstructure:"journalDir"`
+	// HeadroomMargin is added to the css ids the procedure needs.
+	HeadroomMargin int `mapstructure:"headroomMargin"`
+	// UnknownHeadroom decides for nodes whose id count cannot be read:
+	// "allow" remediates them, "refuse" puts them on the reboot list.
+	UnknownHeadroom string `mapstructure:"unknownHeadroom"`
+}
+
+// Artifact is a local file shipped to nodes, checked by sha256.
+type Artifact struct {
+	Path   string `mapstructure:"path"`
+	SHA256 string `mapstructure:"sha256"`
+}
+
+// Rollout holds the defaults of a fleet rollout; a rollout spec file or the
+// `rollout start` flags override them.
+type Rollout struct {
+	// Waves are wave sizes, each a node count ("10") or a share of the
+	// fleet ("25%"); the last wave takes what is left.
+	Waves []string `mapstructure:"waves"`
+	// Concurrency is the number of nodes remediated at once in a wave.
+	Concurrency int `mapstructure:"concurrency"`
+	// FailureBudget stops the rollout when this many nodes failed: a count
+	// ("3") or a share of the nodes done ("2%").
+	FailureBudget string `mapstructure:"failureBudget"`
+	// CountUnreachable counts unreachable nodes against the budget.
+	CountUnreachable bool `mapstructure:"countUnreachable"`
+	// Soak is the wait after each wave before the health gate.
+	Soak time.Duration `mapstructure:"soak"`
+	// KubeletDownBudget is the longest kubelet may stay stopped on a node
+	// before that node is rolled back.
+	KubeletDownBudget time.Duration `mapstructure:"kubeletDownBudget"`
+	// HealthGate is checked after each wave's soak.
+	HealthGate HealthGate `mapstructure:"healthGate"`
+	// MaintenanceWindow limits when waves may start; empty means any time.
+	MaintenanceWindow MaintenanceWindow `mapstructure:"maintenanceWindow"`
+}
+
+// Health gate types.
+const (
+	GateNone       = "none"
+	GateHTTP       = "http"
+	GateCommand    = "command"
+	GatePrometheus = "prometheus"
+)
+
+// HealthGate is a fleet-level check between waves.
+type HealthGate struct {
+	// Type is none, http (URL must answer 2xx), command (Argv must exit 0
+	// on the worker) or prometheus (Query against URL must return a
+	// non-empty vector, i.e. an alert-style query firing means unhealthy
+	// when Invert is set).
+	Type  string   `mapstructure:"type"`
+	URL   string   `mapstructure:"url"`
+	Query string   `mapstructure:"query"`
+	Argv  []string `mapstructure:"argv"`
+	// Timeout bounds one check; Retries are attempts before the gate fails.
+	Timeout time.Duration `mapstructure:"timeout"`
+	Retries int           `mapstructure:"retries"`
+}
+
+// MaintenanceWindow is a daily window in a time zone, e.g. 22:00-04:00.
+type MaintenanceWindow struct {
+	// Start and End are HH:MM; End before Start spans midnight.
+	Start string `mapstructure:"start"`
+	End   string `mapstructure:"end"`
+	// Timezone is an IANA name; "" means UTC.
+	Timezone string `mapstructure:"timezone"`
+	// Days are mon..sun; empty means every day.
+	Days []string `mapstructure:"days"`
+}
+
+// Set reports whether a window is configured.
+func (m MaintenanceWindow) Set() bool { return m.Start != "" || m.End != "" }
+
+// Worker tunes the worker process.
+type Worker struct {
+	// MaxConcurrentActivities caps activities running in this worker.
+	MaxConcurrentActivities int `mapstructure:"maxConcurrentActivities"`
+	// ActivitiesPerSecond is the task queue's rate across all workers
+	// (server-side, protects bastions); 0 means unlimited.
+	ActivitiesPerSecond float64 `mapstructure:"activitiesPerSecond"`
+	// MetricsAddress serves /metrics and /healthz, host:port; "" disables.
+	MetricsAddress string `mapstructure:"metricsAddress"`
+}
+
+// Log formats and levels.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// Telemetry configures logs and traces.
+type Telemetry struct {
+	// OTLPEndpoint receives traces (host:port); "" disables.
+	OTLPEndpoint string `mapstructure:"otlpEndpoint"`
+	ServiceName  string `mapstructure:"serviceName"`
+	LogFormat    string `mapstructure:"logFormat"`
+	LogLevel     string `mapstructure:"logLevel"`
+}
