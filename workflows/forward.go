@@ -1,0 +1,130 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kmemfix/kmemfix/activities"
+	"github.com/kmemfix/kmemfix/node"
+)
+
+// forwardFailed ends a run whose forward step failed after the commit
+// point: nothing can be rolled back, and the result says exactly where the
+// node stands and what to do.
+func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResult, error) {
+	dctx := disconnected(ctx)
+	k, m := orDefault(w.s.Kubepods, "kubepods"), orDefault(w.s.Mirror, "kubepods2")
+	reasons := []string{fmt.Sprintf("%s failed after the commit point: %v; past the commit point the node cannot be rolled back, only finished forward", w.step, err)}
+	switch w.step {
+	case StepCommit, StepRebuild:
+		reasons = append(reasons, fmt.Sprintf(
+			"kubelet is STOPPED on purpose: %s is partly removed or not rebuilt, and a kubelet started now would create pod cgroups without their limits. "+
+				"Every process runs in %s with its limit. Retry the node (each step resumes from the node's state), or on the node run `kmemfix-node rebuild`, "+
+				"`systemctl start %s`, `kmemfix-node verify`, `kmemfix-node finish`", k, m, w.s.KubeletUnit))
+	case StepStartKubelet:
+		reasons = append(reasons, fmt.Sprintf(
+			"%s is rebuilt without kmem accounting but kubelet did not come back healthy: check `journalctl -u %s`; the original binary's backup is beside %s",
+			k, w.s.KubeletUnit, w.s.KubeletBinary))
+	case StepVerify:
+		reasons = append(reasons, "kubelet is running; the node differs from its snapshot, see verify's problems; the journal stays open for inspection")
+		if w.res.Verify != nil {
+			reasons = append(reasons, w.res.Verify.Problems...)
+		}
+	}
+	res, _ := w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
+	return res, nil
+}
+
+// rebooted stops the procedure after the node rebooted: the tree it worked
+// on no longer exists. It makes sure kubelet runs (service start, without
+// the old boot id) and reports.
+func (w *nodeWorkflow) rebooted(ctx workflow.Context, err error) (*NodeResult, error) {
+	dctx := disconnected(ctx)
+	at := w.step
+	reasons := []string{fmt.Sprintf("the node rebooted during %s (its boot id changed): the procedure stopped, the cgroup tree it was working on no longer exists (%v)", at, err)}
+	w.setStep(dctx, StepStartKubelet)
+	f := w.flags
+	f.BootID = ""
+	if serr := w.exec(dctx, StepStartKubelet, a.StartKubelet, w.startInput(f), &activities.StartKubeletResult{}); serr != nil {
+		reasons = append(reasons, fmt.Sprintf("kubelet did not come back healthy after the reboot: %v; check `systemctl status %s` on the node", serr, w.s.KubeletUnit))
+		w.kubeletStopped = true
+		res, _ := w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
+		return res, nil
+	}
+	w.kubeletUp(dctx)
+	if w.swapped {
+		reasons = append(reasons, "kubelet is running and healthy with the replacement build installed before the reboot, so the kubepods it recreated at boot should be unaccounted: retry the node to confirm")
+	} else {
+		reasons = append(reasons, "kubelet is running and healthy with the original build: retry the node")
+	}
+	reasons = append(reasons, "the journal of the interrupted run stays on the node")
+	res, _ := w.end(dctx, OutcomeRebooted, reasons...)
+	return res, nil
+}
+
+// succeeded ends a remediation that verified.
+func (w *nodeWorkflow) succeeded(ctx workflow.Context) (*NodeResult, error) {
+	var reasons []string
+	if v := w.res.Verify; v != nil {
+		reasons = append(reasons, fmt.Sprintf("kubepods rebuilt without kmem accounting and verified against the snapshot (%d dirs, %d processes alive, %d exited since)",
+			v.Dirs, v.ProcsAlive, v.ProcsExited))
+	}
+	reasons = append(reasons, fmt.Sprintf("kubelet runs the nokmem replacement and is healthy; it was down for %s (budget %s)",
+		w.res.KubeletDown, w.s.KubeletDownBudget))
+	if w.res.BudgetExceeded {
+		reasons = append(reasons, "the kubelet-down budget was exceeded after the commit point: the workflow finished forward as fast as it could")
+	}
+	if ctx.Err() != nil {
+		reasons = append(reasons, "a cancel arrived after the commit point: the workflow finished forward instead")
+	}
+	return w.end(disconnected(ctx), OutcomeRemediated, reasons...)
+}
+
+// errorType is the application error type in err, "Timeout" for an
+// activity timeout, "" otherwise.
+func errorType(err error) string {
+	if t := activities.ErrorType(err); t != "" {
+		return t
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return activities.ErrTimeout
+	}
+	return ""
+}
+
+func isTransport(t string) bool {
+	switch t {
+	case activities.ErrUnreachable, activities.ErrTimeout, activities.ErrTransport, activities.ErrAuth, activities.ErrHostKey:
+		return true
+	}
+	return false
+}
+
+func isCanceled(err error) bool {
+	var ce *temporal.CanceledError
+	return errors.As(err, &ce)
+}
+
+// verifyDetails extracts the verify result carried by a VerifyFailed error.
+func verifyDetails(err error) *node.VerifyResult {
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrVerifyFailed || !ae.HasDetails() {
+		return nil
+	}
+	var ne node.Error
+	var vr node.VerifyResult
+	if ae.Details(&ne, &vr) != nil {
+		return nil
+	}
+	return &vr
+}
+
+// disconnected is a context a workflow cancel does not reach.
+func disconnected(ctx workflow.Context) workflow.Context {
+	d, _ := workflow.NewDisconnectedContext(ctx)
+	return d
+}
