@@ -17,7 +17,7 @@ import (
 func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResult, error) {
 	dctx := disconnected(ctx)
 	k, m := orDefault(w.s.Kubepods, "kubepods"), orDefault(w.s.Mirror, "kubepods2")
-	reasons := []string{fmt.Sprintf("%s failed after the commit point: %v; past the commit point the node cannot be rolled back, only finished forward", w.step, err)}
+	reasons := []string{fmt.Sprintf("%s failed after the commit point: %v; past the commit point the node cannot be rolled back, only finished forward", w.step, errMsg(err))}
 	switch w.step {
 	case StepCommit, StepRebuild:
 		reasons = append(reasons, fmt.Sprintf(
@@ -26,7 +26,7 @@ func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResu
 				"`systemctl start %s`, `kmemfix-node verify`, `kmemfix-node finish`", k, m, w.s.KubeletUnit))
 	case StepStartKubelet:
 		reasons = append(reasons, fmt.Sprintf(
-			"%s is rebuilt without kmem accounting but kubelet did not come back healthy: check `journalctl -u %s`; the original binary's backup is beside %s",
+			"kubelet is STOPPED or unhealthy: %s is rebuilt without kmem accounting but kubelet did not come back healthy: check `journalctl -u %s`; the original binary's backup is beside %s",
 			k, w.s.KubeletUnit, w.s.KubeletBinary))
 	case StepVerify:
 		reasons = append(reasons, "kubelet is running; the node differs from its snapshot, see verify's problems; the journal stays open for inspection")
@@ -44,12 +44,12 @@ func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResu
 func (w *nodeWorkflow) rebooted(ctx workflow.Context, err error) (*NodeResult, error) {
 	dctx := disconnected(ctx)
 	at := w.step
-	reasons := []string{fmt.Sprintf("the node rebooted during %s (its boot id changed): the procedure stopped, the cgroup tree it was working on no longer exists (%v)", at, err)}
+	reasons := []string{fmt.Sprintf("the node rebooted during %s (its boot id changed): the procedure stopped, the cgroup tree it was working on no longer exists (%v)", at, errMsg(err))}
 	w.setStep(dctx, StepStartKubelet)
 	f := w.flags
 	f.BootID = ""
 	if serr := w.exec(dctx, StepStartKubelet, a.StartKubelet, w.startInput(f), &activities.StartKubeletResult{}); serr != nil {
-		reasons = append(reasons, fmt.Sprintf("kubelet did not come back healthy after the reboot: %v; check `systemctl status %s` on the node", serr, w.s.KubeletUnit))
+		reasons = append(reasons, fmt.Sprintf("kubelet did not come back healthy after the reboot: %v; check `systemctl status %s` on the node", errMsg(serr), w.s.KubeletUnit))
 		w.kubeletStopped = true
 		res, _ := w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
 		return res, nil
@@ -121,6 +121,20 @@ func verifyDetails(err error) *node.VerifyResult {
 		return nil
 	}
 	return &vr
+}
+
+// errMsg is the message of the application error in err (the activity's
+// own words and its type), without the SDK's wrapping.
+func errMsg(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("%s (%s)", ae.Message(), ae.Type())
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "timed out (" + te.TimeoutType().String() + ")"
+	}
+	return err.Error()
 }
 
 // disconnected is a context a workflow cancel does not reach.

@@ -39,7 +39,8 @@ type nodeWorkflow struct {
 	budgetCancel    bool // ... and it cancelled the steps (before the commit)
 	swapped         bool // the replacement kubelet was installed
 	comps           []compensation
-	resumeCommitted bool // the node was found past the commit point
+	resumeCommitted bool
+	context         []string // what inspect found, appended after the outcome's reasons // the node was found past the commit point
 }
 
 func (w *nodeWorkflow) setup(ctx workflow.Context) error {
@@ -111,7 +112,9 @@ func (w *nodeWorkflow) run(ctx workflow.Context) (*NodeResult, error) {
 	if seq == nil {
 		return w.end(ctx, outcome, reasons...)
 	}
-	w.res.Reasons = append(w.res.Reasons, reasons...)
+	for _, r := range reasons {
+		w.context = append(w.context, "inspect: "+r)
+	}
 	if w.in.DryRun {
 		w.res.DryRun = true
 		w.res.Plan = plan(seq)
@@ -129,7 +132,8 @@ func (w *nodeWorkflow) exec(ctx workflow.Context, step Step, activity, in, out a
 // end records the outcome and returns the result.
 func (w *nodeWorkflow) end(ctx workflow.Context, o Outcome, reasons ...string) (*NodeResult, error) {
 	w.res.Outcome = o
-	w.res.Reasons = append(w.res.Reasons, reasons...)
+	w.res.Reasons = append(append(w.res.Reasons, reasons...), w.context...)
+	w.context = nil
 	w.res.KubeletRunning = !w.kubeletStopped
 	if w.step != StepDone && o == OutcomeRemediated {
 		w.setStep(ctx, StepDone)
@@ -148,12 +152,12 @@ func (w *nodeWorkflow) end(ctx workflow.Context, o Outcome, reasons ...string) (
 func (w *nodeWorkflow) beforeChange(ctx workflow.Context, err error) (*NodeResult, error) {
 	if isCanceled(err) {
 		res, _ := w.end(ctx, OutcomeFailedRolledBack, fmt.Sprintf("cancelled during %s; nothing was changed on the node", w.step))
-		return res, temporal.NewCanceledError(res)
+		return res, temporal.NewCanceledError(*res)
 	}
 	if t := errorType(err); isTransport(t) {
-		return w.end(ctx, OutcomeUnreachable, fmt.Sprintf("%s failed (%s): %v; nothing was changed on the node. %s", w.step, t, err, transportAdvice(t)))
+		return w.end(ctx, OutcomeUnreachable, fmt.Sprintf("%s failed (%s): %v; nothing was changed on the node. %s", w.step, t, errMsg(err), transportAdvice(t)))
 	}
-	return w.end(ctx, OutcomeFailedRolledBack, fmt.Sprintf("%s failed: %v; nothing was changed on the node", w.step, err))
+	return w.end(ctx, OutcomeFailedRolledBack, fmt.Sprintf("%s failed: %v; nothing was changed on the node", w.step, errMsg(err)))
 }
 
 func transportAdvice(t string) string {

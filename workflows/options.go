@@ -11,7 +11,7 @@ import (
 
 // nonRetryable lists the error types never worth a retry, on top of the
 // NonRetryable flag the activities set themselves.
-var nonRetryable = []string{
+var nonRetryableTypes = []string{
 	activities.ErrAuth, activities.ErrHostKey, activities.ErrBadInput, activities.ErrChecksum,
 	activities.ErrRebooted, activities.ErrPastCommit, activities.ErrRefused, activities.ErrTreeChanged,
 	activities.ErrVerifyFailed, activities.ErrNeedsAttention, activities.ErrProtocol,
@@ -31,7 +31,7 @@ func stepOptions(step Step, committed bool) workflow.ActivityOptions {
 			BackoffCoefficient:     2,
 			MaximumInterval:        20 * time.Second,
 			MaximumAttempts:        3,
-			NonRetryableErrorTypes: nonRetryable,
+			NonRetryableErrorTypes: nonRetryableTypes,
 		},
 	}
 	switch step {

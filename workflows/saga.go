@@ -51,7 +51,7 @@ func (w *nodeWorkflow) remediate(ctx workflow.Context, seq []stepDef) (*NodeResu
 		err := d.run(runCtx)
 		switch {
 		case err != nil && d.optional:
-			w.res.Warnings = append(w.res.Warnings, fmt.Sprintf("%s failed (the node is remediated all the same): %v", d.step, err))
+			w.res.Warnings = append(w.res.Warnings, fmt.Sprintf("%s failed (the node is remediated all the same): %v", d.step, errMsg(err)))
 		case err != nil:
 			return w.fail(ctx, err)
 		}
@@ -162,7 +162,7 @@ func (w *nodeWorkflow) fail(ctx workflow.Context, err error) (*NodeResult, error
 // container's limit. The result says what failed and the node's state.
 func (w *nodeWorkflow) rollback(ctx workflow.Context, err error) (*NodeResult, error) {
 	failed := w.step
-	cause := fmt.Sprintf("%s failed: %v", failed, err)
+	cause := fmt.Sprintf("%s failed: %v", failed, errMsg(err))
 	cancelled := false
 	switch {
 	case w.budgetCancel:
@@ -187,8 +187,8 @@ func (w *nodeWorkflow) rollback(ctx workflow.Context, err error) (*NodeResult, e
 		cerr := c.run(dctx)
 		rec := CompensationRecord{Step: c.step, OK: cerr == nil}
 		if cerr != nil {
-			rec.Error = cerr.Error()
-			broken = append(broken, fmt.Sprintf("compensation %s failed: %v; %s", c.step, cerr, c.state))
+			rec.Error = errMsg(cerr)
+			broken = append(broken, fmt.Sprintf("compensation %s failed: %v; %s", c.step, errMsg(cerr), c.state))
 		} else {
 			done = append(done, string(c.step))
 		}
@@ -210,7 +210,7 @@ func (w *nodeWorkflow) rollback(ctx workflow.Context, err error) (*NodeResult, e
 
 func (w *nodeWorkflow) ret(res *NodeResult, cancelled bool) (*NodeResult, error) {
 	if cancelled {
-		return res, temporal.NewCanceledError(res)
+		return res, temporal.NewCanceledError(*res)
 	}
 	return res, nil
 }
