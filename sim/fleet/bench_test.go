@@ -1,0 +1,125 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kmemfix/kmemfix/node/helper"
+	"github.com/kmemfix/kmemfix/transport"
+)
+
+// BenchmarkInspectFleet is issue 4's benchmark: 1,000 simulated nodes
+// (KMEMFIX_BENCH_NODES overrides), the real helper's inspect on every one
+// through the transport pool, at most 100 calls and 100 connections at a
+// time. Each iteration sweeps the whole fleet; with 100 connections for
+// 1,000 nodes every call needs a new handshake. It reports handshakes/s,
+// p50/p99 per call and the process's peak resident memory (VmHWM: fleet,
+// simulated kernels and client together).
+//
+//	go test ./sim/fleet -run '^$' -bench InspectFleet -benchtime 1x
+//
+// The helper file on each node is a small stand-in whose sha256 the fleet
+// accepts (exec runs helper.Main in-process either way): a real 5-10 MB
+// build on 1,000 in-memory nodes would measure the simulator's memory, not
+// the transport's.
+func BenchmarkInspectFleet(b *testing.B) {
+	nodes := 1000
+	if s := os.Getenv("KMEMFIX_BENCH_NODES"); s != "" {
+		nodes, _ = strconv.Atoi(s)
+	}
+	const concurrency = 100
+	f, err := Start(context.Background(), Options{Nodes: nodes, Helper: helper.Main, HelperSHA256s: []string{sum(fakeBuild)},
+		Defaults: NodeSpec{Containers: 20, KubeletVersion: "1.12.3"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	files, err := f.WriteFiles(b.TempDir(), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	installHelper(b, f, fakeBuild)
+	p := transportPool(b, files, func(c *transport.Config) {
+		c.MaxConns = concurrency
+		c.HandshakesPerSecond = 100000 // measure the fleet and the client, not the limiter
+	})
+	targets := make(chan transport.Target)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		failures  int
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		var wg sync.WaitGroup
+		for range concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for tg := range targets {
+					t0 := time.Now()
+					res, err := p.Exec(context.Background(), tg, []string{helperPath, "inspect"}, transport.ExecOptions{})
+					d := time.Since(t0)
+					mu.Lock()
+					latencies = append(latencies, d)
+					if err != nil || res.ExitCode != 0 {
+						failures++
+						if failures == 1 {
+							b.Errorf("%s: exit %d err %v stderr %q", tg.Name, res.ExitCode, err, res.Stderr)
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for _, n := range f.Nodes() {
+			targets <- target(n)
+		}
+		close(targets)
+		wg.Wait()
+		targets = make(chan transport.Target)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	st := p.Stats()
+	slices.Sort(latencies)
+	pct := func(q float64) float64 {
+		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(st.Handshakes)/elapsed.Seconds(), "handshakes/s")
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-MB")
+	b.ReportMetric(float64(failures), "failures")
+	b.Logf("%d nodes, %d calls in %v, %d handshakes, peak %d open connections, %d goroutines at the end",
+		nodes, len(latencies), elapsed.Round(time.Millisecond), st.Handshakes, st.PeakOpen, runtime.NumGoroutine())
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in bytes, or the Go
+// heap's high-water mark where /proc is missing.
+func peakRSS() int64 {
+	fh, err := os.Open("/proc/self/status")
+	if err == nil {
+		defer fh.Close()
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys)
+}
