@@ -1,0 +1,112 @@
+package devserver
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/temporal"
+)
+
+// storeName names the single SQLite data store in the server config.
+const storeName = "sqlite-default"
+
+// serviceAddrs are the gRPC addresses of the four services, all on the
+// frontend's host.
+type serviceAddrs map[primitives.ServiceName]string
+
+// pickServiceAddrs keeps the frontend address and picks free ports for the
+// history, matching and worker services.
+func pickServiceAddrs(frontend string) (serviceAddrs, error) {
+	addrs := serviceAddrs{primitives.FrontendService: frontend}
+	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		p, err := freePort(hostOf(frontend))
+		if err != nil {
+			return nil, err
+		}
+		addrs[svc] = net.JoinHostPort(hostOf(frontend), strconv.Itoa(p))
+	}
+	return addrs, nil
+}
+
+// serverConfig is the static config of a single-host server on SQLite.
+func serverConfig(sqlConf *config.SQL, addrs serviceAddrs) *config.Config {
+	frontend := addrs[primitives.FrontendService]
+	var c config.Config
+	c.Global.Membership.MaxJoinDuration = 30 * time.Second
+	c.Global.Membership.BroadcastAddress = hostOf(frontend)
+	c.Persistence = config.Persistence{
+		DefaultStore:     storeName,
+		VisibilityStore:  storeName,
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlConf}},
+	}
+	c.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+		},
+	}
+	c.DCRedirectionPolicy.Policy = "noop"
+	c.Services = map[string]config.Service{}
+	for svc, addr := range addrs {
+		c.Services[string(svc)] = config.Service{RPC: config.RPC{GRPCPort: portOf(addr), BindOnIP: hostOf(addr)}}
+	}
+	c.Archival.History.State = "disabled"
+	c.Archival.Visibility.State = "disabled"
+	c.NamespaceDefaults.Archival.History.State = "disabled"
+	c.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	c.PublicClient.HostPort = frontend
+	return &c
+}
+
+// newTemporalServer builds (does not start) the four services in this process.
+func newTemporalServer(conf *config.Config, addrs serviceAddrs, logger log.Logger) (temporal.Server, error) {
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for svc, addr := range addrs {
+		hosts[svc] = static.SingleLocalHost(addr)
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: build Temporal server: %w", err)
+	}
+	return srv, nil
+}
+
+// dynamicConfig tunes the server for one host and a human watching the UI.
+func dynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// Keep more workflows' mutable state in memory (the default is sized
+		// for hosts that share the load).
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8096,
+		// The UI polls list and count queries; the default per-instance
+		// visibility rate makes it stall on a busy rollout.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+	}
+}

@@ -1,0 +1,67 @@
+package devserver
+
+import (
+	"context"
+	"log/slog"
+
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+)
+
+// serverLogger adapts a *slog.Logger to the Temporal server's log.Logger,
+// dropping records below level before their tags are converted.
+type serverLogger struct {
+	log   *slog.Logger
+	level slog.Leveler
+}
+
+var (
+	_ log.Logger      = serverLogger{}
+	_ log.SLogWrapper = serverLogger{}
+)
+
+func (l serverLogger) Debug(msg string, tags ...tag.Tag) { l.emit(slog.LevelDebug, msg, tags) }
+func (l serverLogger) Info(msg string, tags ...tag.Tag)  { l.emit(slog.LevelInfo, msg, tags) }
+func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.emit(slog.LevelWarn, msg, tags) }
+func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
+
+// DPanic, Panic and Fatal are logged as errors: an embedded server must not
+// take its host process down through its logger.
+func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
+func (l serverLogger) Panic(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
+func (l serverLogger) Fatal(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
+
+// SLog lets the server's own slog users (log.NewSlogLogger) share the logger.
+func (l serverLogger) SLog() *slog.Logger {
+	return slog.New(levelHandler{Handler: l.log.Handler(), level: l.level})
+}
+
+func (l serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
+	ctx := context.Background()
+	if level < l.level.Level() || !l.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, len(tags))
+	for i, t := range tags {
+		attrs[i] = slog.Any(t.Key(), t.Value())
+	}
+	l.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// levelHandler raises the minimum level of a slog.Handler.
+type levelHandler struct {
+	slog.Handler
+	level slog.Leveler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.level.Level() && h.Handler.Enabled(ctx, level)
+}
+
+func (h levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelHandler{Handler: h.Handler.WithAttrs(attrs), level: h.level}
+}
+
+func (h levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{Handler: h.Handler.WithGroup(name), level: h.level}
+}

@@ -1,0 +1,146 @@
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/temporal"
+)
+
+// Server is a running in-process Temporal server and, optionally, its Web UI.
+type Server struct {
+	opts     Options
+	frontend string
+	temporal temporal.Server
+	ui       *uiServer
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts the server and returns once its frontend answers and every
+// namespace carries the requested search attributes and retention. ctx
+// bounds that start-up; the server then runs until Stop.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	frontend, err := resolvePort(o.FrontendAddr)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFree(frontend, "frontend"); err != nil {
+		return nil, err
+	}
+	addrs, err := pickServiceAddrs(frontend)
+	if err != nil {
+		return nil, err
+	}
+	sqlConf, err := openStore(o)
+	if err != nil {
+		return nil, err
+	}
+	logger := serverLogger{log: o.Logger, level: o.LogLevel}
+	ts, err := newTemporalServer(serverConfig(sqlConf, addrs), addrs, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start Temporal server (ports %v): %w", addrs, err)
+	}
+	s := &Server{opts: o, frontend: frontend, temporal: ts}
+	if err := s.prepareNamespaces(ctx); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	if o.UIAddr != "" {
+		if s.ui, err = startUI(o.UIAddr, frontend, o.Namespace, o.Logger); err != nil {
+			return nil, errors.Join(err, s.Stop())
+		}
+	}
+	o.Logger.Info("temporal dev server started",
+		"frontend", frontend, "ui", s.UIURL(), "namespace", o.Namespace, "state", s.statePlace(),
+		"history", addrs[primitives.HistoryService], "matching", addrs[primitives.MatchingService],
+		"worker", addrs[primitives.WorkerService])
+	return s, nil
+}
+
+// prepareNamespaces dials the frontend (which also waits for it to serve)
+// and brings every namespace's search attributes and retention up to date.
+func (s *Server) prepareNamespaces(ctx context.Context) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  s.frontend,
+		Namespace: s.opts.Namespace,
+		Logger:    sdklog.NewStructuredLogger(slog.New(levelHandler{Handler: s.opts.Logger.Handler(), level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: connect to the started frontend %s: %w", s.frontend, err)
+	}
+	defer c.Close()
+	for _, ns := range s.opts.namespaces() {
+		if err := ensureRetention(ctx, c.WorkflowService(), ns, s.opts.Retention); err != nil {
+			return err
+		}
+		if err := ensureSearchAttributes(ctx, c.OperatorService(), ns, s.opts.SearchAttributes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops the UI and the server. It is safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.ui != nil {
+			errs = append(errs, s.ui.stop())
+		}
+		if err := s.temporal.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("devserver: stop Temporal server: %w", err))
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+// FrontendAddress is the host:port SDK clients and workers dial.
+func (s *Server) FrontendAddress() string { return s.frontend }
+
+// Namespace is the main namespace (Options.Namespace).
+func (s *Server) Namespace() string { return s.opts.Namespace }
+
+// UIURL is the Web UI's base URL, e.g. http://127.0.0.1:8233, or "" when the
+// UI is off. A workflow is at UIURL()/namespaces/NS/workflows/ID.
+func (s *Server) UIURL() string {
+	if s.ui == nil {
+		return ""
+	}
+	return "http://" + s.ui.addr
+}
+
+// Dial connects an SDK client to this server; HostPort is always this
+// server's, Namespace defaults to Namespace().
+func (s *Server) Dial(ctx context.Context, opts client.Options) (client.Client, error) {
+	opts.HostPort = s.frontend
+	if opts.Namespace == "" {
+		opts.Namespace = s.opts.Namespace
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: dial %s: %w", s.frontend, err)
+	}
+	return c, nil
+}
+
+func (s *Server) statePlace() string {
+	if s.opts.StateDir == "" {
+		return "memory"
+	}
+	return s.opts.StateDir
+}
