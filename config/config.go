@@ -14,44 +14,44 @@ import "time"
 
 // Config is the whole configuration of the worker and the CLI.
 type Config struct {
-	Temporal  Temporal  `mapstructure:"temporal"`
-	SSH       SSH       `mapstructure:"ssh"`
-	Node      Node      `mapstructure:"node"`
-	Rollout   Rollout   `mapstructure:"rollout"`
-	Worker    Worker    `mapstructure:"worker"`
-	Telemetry Telemetry `mapstructure:"telemetry"`
+	Temporal  Temporal  `mapstructure:"temporal" yaml:"temporal"`
+	SSH       SSH       `mapstructure:"ssh" yaml:"ssh"`
+	Node      Node      `mapstructure:"node" yaml:"node"`
+	Rollout   Rollout   `mapstructure:"rollout" yaml:"rollout"`
+	Worker    Worker    `mapstructure:"worker" yaml:"worker"`
+	Telemetry Telemetry `mapstructure:"telemetry" yaml:"telemetry"`
 }
 
 // Temporal says how to reach the Temporal cluster.
 type Temporal struct {
 	// Address is the frontend's host:port.
-	Address string `mapstructure:"address"`
+	Address string `mapstructure:"address" yaml:"address"`
 	// Namespace holds the rollouts and node workflows.
-	Namespace string `mapstructure:"namespace"`
+	Namespace string `mapstructure:"namespace" yaml:"namespace"`
 	// TaskQueue is where the worker polls and the CLI starts workflows.
-	TaskQueue string `mapstructure:"taskQueue"`
+	TaskQueue string `mapstructure:"taskQueue" yaml:"taskQueue"`
 	// UIAddress is the base URL of the Temporal Web UI, used to print links.
-	UIAddress string `mapstructure:"uiAddress"`
+	UIAddress string `mapstructure:"uiAddress" yaml:"uiAddress"`
 	// TLS enables TLS (and mTLS with a client certificate).
-	TLS TLS `mapstructure:"tls"`
+	TLS TLS `mapstructure:"tls" yaml:"tls"`
 	// APIKey authenticates to Temporal Cloud or a cluster that takes API
 	// keys. Prefer KMEMFIX_TEMPORAL_APIKEY or APIKeyFile to the file.
-	APIKey Secret `mapstructure:"apiKey"`
+	APIKey Secret `mapstructure:"apiKey" yaml:"apiKey"`
 	// APIKeyFile holds the API key (one line); read at load.
-	APIKeyFile string `mapstructure:"apiKeyFile"`
+	APIKeyFile string `mapstructure:"apiKeyFile" yaml:"apiKeyFile"`
 }
 
 // TLS is the client side of a TLS connection to Temporal.
 type TLS struct {
 	// Enabled turns TLS on; it is implied by any file below.
-	Enabled bool `mapstructure:"enabled"`
+	Enabled bool `mapstructure:"enabled" yaml:"enabled"`
 	// CAFile verifies the server; "" means the system roots.
-	CAFile string `mapstructure:"caFile"`
+	CAFile string `mapstructure:"caFile" yaml:"caFile"`
 	// CertFile and KeyFile are the client certificate for mTLS.
-	CertFile string `mapstructure:"certFile"`
-	KeyFile  string `mapstructure:"keyFile"`
+	CertFile string `mapstructure:"certFile" yaml:"certFile"`
+	KeyFile  string `mapstructure:"keyFile" yaml:"keyFile"`
 	// ServerName overrides the name checked in the server's certificate.
-	ServerName string `mapstructure:"serverName"`
+	ServerName string `mapstructure:"serverName" yaml:"serverName"`
 }
 
 // On reports whether TLS is in use.
@@ -61,88 +61,105 @@ func (t TLS) On() bool {
 
 // SSH configures how the worker reaches nodes.
 type SSH struct {
-	User string `mapstructure:"user"`
-	Port int    `mapstructure:"port"`
+	User string `mapstructure:"user" yaml:"user"`
+	Port int    `mapstructure:"port" yaml:"port"`
 	// KeyFiles are private keys offered in order.
-	KeyFiles []string `mapstructure:"keyFiles"`
+	KeyFiles []string `mapstructure:"keyFiles" yaml:"keyFiles"`
 	// KeyPassphraseFile holds the passphrase of encrypted key files.
-	KeyPassphraseFile string `mapstructure:"keyPassphraseFile"`
+	KeyPassphraseFile string `mapstructure:"keyPassphraseFile" yaml:"keyPassphraseFile"`
 	// KeyPassphrase is the passphrase itself; set it through
 	// KMEMFIX_SSH_KEYPASSPHRASE, not in the file.
-	KeyPassphrase Secret `mapstructure:"keyPassphrase"`
+	KeyPassphrase Secret `mapstructure:"keyPassphrase" yaml:"keyPassphrase"`
 	// Agent offers the keys of the ssh-agent at $SSH_AUTH_SOCK.
-	Agent bool `mapstructure:"agent"`
+	Agent bool `mapstructure:"agent" yaml:"agent"`
 	// KnownHosts are OpenSSH known_hosts files.
-	KnownHosts []string `mapstructure:"knownHosts"`
+	KnownHosts []string `mapstructure:"knownHosts" yaml:"knownHosts"`
 	// InsecureIgnoreHostKey accepts any host key: labs only, logged loudly.
-	InsecureIgnoreHostKey bool `mapstructure:"insecureIgnoreHostKey"`
+	InsecureIgnoreHostKey bool `mapstructure:"insecureIgnoreHostKey" yaml:"insecureIgnoreHostKey"`
 	// JumpHost is a bastion, [user@]host[:port]; "" connects directly.
-	JumpHost string `mapstructure:"jumpHost"`
+	JumpHost string `mapstructure:"jumpHost" yaml:"jumpHost"`
 	// Sudo runs the node helper through `sudo -n` when User is not root.
-	Sudo bool `mapstructure:"sudo"`
+	Sudo bool `mapstructure:"sudo" yaml:"sudo"`
 	// MaxConns caps open node connections per worker.
-	MaxConns int `mapstructure:"maxConns"`
+	MaxConns int `mapstructure:"maxConns" yaml:"maxConns"`
 	// HandshakesPerSecond limits new SSH handshakes per worker.
-	HandshakesPerSecond float64 `mapstructure:"handshakesPerSecond"`
+	HandshakesPerSecond float64 `mapstructure:"handshakesPerSecond" yaml:"handshakesPerSecond"`
 	// DialTimeout bounds connect + handshake.
-	DialTimeout time.Duration `mapstructure:"dialTimeout"`
+	DialTimeout time.Duration `mapstructure:"dialTimeout" yaml:"dialTimeout"`
 	// CommandTimeout bounds one helper command.
-	CommandTimeout time.Duration `mapstructure:"commandTimeout"`
+	CommandTimeout time.Duration `mapstructure:"commandTimeout" yaml:"commandTimeout"`
 }
 
 // Node describes the node side: where things are and what to run.
 type Node struct {
 	// CgroupRoot is the cgroup v1 memory hierarchy's mount point.
-	CgroupRoot string `mapstructure:"cgroupRoot"`
+	CgroupRoot string `mapstructure:"cgroupRoot" yaml:"cgroupRoot"`
 	// Kubepods is the kubelet's top cgroup; Mirror the temporary twin.
-	Kubepods string `mapstructure:"kubepods"`
-	Mirror   string `mapstructure:"mirror"`
+	Kubepods string `mapstructure:"kubepods" yaml:"kubepods"`
+	Mirror   string `mapstructure:"mirror" yaml:"mirror"`
 	// KubeletUnit is the systemd unit; KubeletBinary its executable.
-	KubeletUnit   string `mapstructure:"kubeletUnit"`
-	KubeletBinary string `mapstructure:"kubeletBinary"`
+	KubeletUnit   string `mapstructure:"kubeletUnit" yaml:"kubeletUnit"`
+	KubeletBinary string `mapstructure:"kubeletBinary" yaml:"kubeletBinary"`
 	// ReplacementKubelet is the kubelet built without kmem accounting.
-	ReplacementKubelet Artifact `mapstructure:"replacementKubelet"`
+	ReplacementKubelet Artifact `mapstructure:"replacementKubelet" yaml:"replacementKubelet"`
 	// CadvisorCommands run after kubelet is back (argv lists, no shell).
-	CadvisorCommands [][]string `mapstructure:"cadvisorCommands"`
+	CadvisorCommands [][]string `mapstructure:"cadvisorCommands" yaml:"cadvisorCommands"`
 	// HelperDir is where the node helper is installed on the node.
-	HelperDir string `mapstructure:"helperDir"`
+	HelperDir string `mapstructure:"helperDir" yaml:"helperDir"`
 	// JournalDir keeps the snapshots and journals on the node.
-	JournalDir string `mapstructure:"journalDir"`
+	JournalDir string `mapstructure:"journalDir" yaml:"journalDir"`
 	// HeadroomMargin is added to the css ids the procedure needs.
-	HeadroomMargin int `mapstructure:"headroomMargin"`
-	// UnknownHeadroom decides for nodes whose id count cannot be read:
-	// "allow" remediates them, "refuse" puts them on the reboot list.
-	UnknownHeadroom string `mapstructure:"unknownHeadroom"`
+	HeadroomMargin int `mapstructure:"headroomMargin" yaml:"headroomMargin"`
+	// UnknownHeadroom decides for nodes whose css id count cannot be read
+	// (no systemtap): "skip" leaves them alone and says why, "proceed"
+	// remediates them anyway, "reboot" puts them on the reboot list.
+	// "refuse" and "allow" are accepted for skip and proceed.
+	UnknownHeadroom string `mapstructure:"unknownHeadroom" yaml:"unknownHeadroom"`
+}
+
+// HeadroomPolicy is UnknownHeadroom spelled skip, proceed or reboot; "" if
+// it is none of the accepted words.
+func (n Node) HeadroomPolicy() string {
+	switch n.UnknownHeadroom {
+	case "skip", "refuse":
+		return "skip"
+	case "proceed", "allow":
+		return "proceed"
+	case "reboot":
+		return "reboot"
+	}
+	return ""
 }
 
 // Artifact is a local file shipped to nodes, checked by sha256.
 type Artifact struct {
-	Path   string `mapstructure:"path"`
-	SHA256 string `mapstructure:"sha256"`
+	Path   string `mapstructure:"path" yaml:"path"`
+	SHA256 string `mapstructure:"sha256" yaml:"sha256"`
 }
 
 // Rollout holds the defaults of a fleet rollout; a rollout spec file or the
 // `rollout start` flags override them.
 type Rollout struct {
-	// Waves are wave sizes, each a node count ("10") or a share of the
-	// fleet ("25%"); the last wave takes what is left.
-	Waves []string `mapstructure:"waves"`
+	// Waves are cumulative: each entry is how much of the fleet is done
+	// once that wave ends, a node count ("10") or a share ("25%"); the
+	// last must be "100%". See ResolveWaves.
+	Waves []string `mapstructure:"waves" yaml:"waves"`
 	// Concurrency is the number of nodes remediated at once in a wave.
-	Concurrency int `mapstructure:"concurrency"`
+	Concurrency int `mapstructure:"concurrency" yaml:"concurrency"`
 	// FailureBudget stops the rollout when this many nodes failed: a count
 	// ("3") or a share of the nodes done ("2%").
-	FailureBudget string `mapstructure:"failureBudget"`
+	FailureBudget string `mapstructure:"failureBudget" yaml:"failureBudget"`
 	// CountUnreachable counts unreachable nodes against the budget.
-	CountUnreachable bool `mapstructure:"countUnreachable"`
+	CountUnreachable bool `mapstructure:"countUnreachable" yaml:"countUnreachable"`
 	// Soak is the wait after each wave before the health gate.
-	Soak time.Duration `mapstructure:"soak"`
+	Soak time.Duration `mapstructure:"soak" yaml:"soak"`
 	// KubeletDownBudget is the longest kubelet may stay stopped on a node
 	// before that node is rolled back.
-	KubeletDownBudget time.Duration `mapstructure:"kubeletDownBudget"`
+	KubeletDownBudget time.Duration `mapstructure:"kubeletDownBudget" yaml:"kubeletDownBudget"`
 	// HealthGate is checked after each wave's soak.
-	HealthGate HealthGate `mapstructure:"healthGate"`
+	HealthGate HealthGate `mapstructure:"healthGate" yaml:"healthGate"`
 	// MaintenanceWindow limits when waves may start; empty means any time.
-	MaintenanceWindow MaintenanceWindow `mapstructure:"maintenanceWindow"`
+	MaintenanceWindow MaintenanceWindow `mapstructure:"maintenanceWindow" yaml:"maintenanceWindow"`
 }
 
 // Health gate types.
@@ -159,24 +176,24 @@ type HealthGate struct {
 	// on the worker) or prometheus (Query against URL must return a
 	// non-empty vector, i.e. an alert-style query firing means unhealthy
 	// when Invert is set).
-	Type  string   `mapstructure:"type"`
-	URL   string   `mapstructure:"url"`
-	Query string   `mapstructure:"query"`
-	Argv  []string `mapstructure:"argv"`
+	Type  string   `mapstructure:"type" yaml:"type"`
+	URL   string   `mapstructure:"url" yaml:"url"`
+	Query string   `mapstructure:"query" yaml:"query"`
+	Argv  []string `mapstructure:"argv" yaml:"argv"`
 	// Timeout bounds one check; Retries are attempts before the gate fails.
-	Timeout time.Duration `mapstructure:"timeout"`
-	Retries int           `mapstructure:"retries"`
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	Retries int           `mapstructure:"retries" yaml:"retries"`
 }
 
 // MaintenanceWindow is a daily window in a time zone, e.g. 22:00-04:00.
 type MaintenanceWindow struct {
 	// Start and End are HH:MM; End before Start spans midnight.
-	Start string `mapstructure:"start"`
-	End   string `mapstructure:"end"`
+	Start string `mapstructure:"start" yaml:"start"`
+	End   string `mapstructure:"end" yaml:"end"`
 	// Timezone is an IANA name; "" means UTC.
-	Timezone string `mapstructure:"timezone"`
+	Timezone string `mapstructure:"timezone" yaml:"timezone"`
 	// Days are mon..sun; empty means every day.
-	Days []string `mapstructure:"days"`
+	Days []string `mapstructure:"days" yaml:"days"`
 }
 
 // Set reports whether a window is configured.
@@ -185,12 +202,12 @@ func (m MaintenanceWindow) Set() bool { return m.Start != "" || m.End != "" }
 // Worker tunes the worker process.
 type Worker struct {
 	// MaxConcurrentActivities caps activities running in this worker.
-	MaxConcurrentActivities int `mapstructure:"maxConcurrentActivities"`
+	MaxConcurrentActivities int `mapstructure:"maxConcurrentActivities" yaml:"maxConcurrentActivities"`
 	// ActivitiesPerSecond is the task queue's rate across all workers
 	// (server-side, protects bastions); 0 means unlimited.
-	ActivitiesPerSecond float64 `mapstructure:"activitiesPerSecond"`
+	ActivitiesPerSecond float64 `mapstructure:"activitiesPerSecond" yaml:"activitiesPerSecond"`
 	// MetricsAddress serves /metrics and /healthz, host:port; "" disables.
-	MetricsAddress string `mapstructure:"metricsAddress"`
+	MetricsAddress string `mapstructure:"metricsAddress" yaml:"metricsAddress"`
 }
 
 // Log formats and levels.
@@ -202,8 +219,8 @@ const (
 // Telemetry configures logs and traces.
 type Telemetry struct {
 	// OTLPEndpoint receives traces (host:port); "" disables.
-	OTLPEndpoint string `mapstructure:"otlpEndpoint"`
-	ServiceName  string `mapstructure:"serviceName"`
-	LogFormat    string `mapstructure:"logFormat"`
-	LogLevel     string `mapstructure:"logLevel"`
+	OTLPEndpoint string `mapstructure:"otlpEndpoint" yaml:"otlpEndpoint"`
+	ServiceName  string `mapstructure:"serviceName" yaml:"serviceName"`
+	LogFormat    string `mapstructure:"logFormat" yaml:"logFormat"`
+	LogLevel     string `mapstructure:"logLevel" yaml:"logLevel"`
 }

@@ -32,7 +32,7 @@ func Default() Config {
 			HelperDir:       "/usr/local/lib/kmemfix",
 			JournalDir:      "/var/lib/kmemfix",
 			HeadroomMargin:  512,
-			UnknownHeadroom: "refuse",
+			UnknownHeadroom: "skip",
 		},
 		Rollout: Rollout{
 			Waves:             []string{"1", "5%", "25%", "100%"},

@@ -171,8 +171,8 @@ func (n Node) check(ps *problemList) {
 	if n.HeadroomMargin < 0 {
 		ps.add("node.headroomMargin", "set 0 or more css ids (default 512)", "%d is negative", n.HeadroomMargin)
 	}
-	if n.UnknownHeadroom != "allow" && n.UnknownHeadroom != "refuse" {
-		ps.add("node.unknownHeadroom", `set "refuse" (reboot list) or "allow" (remediate anyway)`, "%q is neither allow nor refuse", n.UnknownHeadroom)
+	if n.HeadroomPolicy() == "" {
+		ps.add("node.unknownHeadroom", `set "skip" (leave the node alone), "proceed" (remediate anyway) or "reboot" (reboot list)`, "%q is not a policy", n.UnknownHeadroom)
 	}
 }
 
@@ -319,4 +319,12 @@ func httpURL(ps *problemList, key, s, what string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		ps.add(key, "set "+what, "%q is not an http(s) URL", s)
 	}
+}
+
+// Problems checks a rollout section on its own (a rollout spec file
+// overrides it); keys are named as in the config file ("rollout.waves").
+func (r Rollout) Problems() []Problem {
+	var ps problemList
+	r.check(&ps)
+	return ps
 }
