@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -53,7 +56,19 @@ func (p *Pool) Exec(ctx context.Context, t Target, argv []string, opts ExecOptio
 	}
 	defer p.release(c)
 	defer sess.Close()
-	return p.run(ctx, c, sess, line, opts)
+	return p.run(ctx, c, sess, line, useSudo(t), opts)
+}
+
+// pgidMarker starts the first stderr line of every command: the remote
+// shell's pid, which is its process group (sshd starts each session's shell
+// with setsid, and a non-interactive shell puts no job in a group of its
+// own). Cancel kills that group. The line is not passed to the caller.
+const pgidMarker = "kmemfix-transport-pgid:"
+
+// wrap prefixes the quoted command with the marker, then execs it, so the
+// command keeps the shell's pid and group.
+func wrap(line string) string {
+	return "echo " + pgidMarker + "$$ >&2; exec " + line
 }
 
 func useSudo(t Target) bool { return t.Sudo && t.User != "root" }
@@ -87,12 +102,12 @@ func (p *Pool) session(ctx context.Context, r route) (*conn, *ssh.Session, error
 	return c, sess, nil
 }
 
-func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string, opts ExecOptions) (Result, error) {
+func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string, sudo bool, opts ExecOptions) (Result, error) {
 	name := c.route.node.name
 	stdout := &capBuffer{max: p.cfg.MaxOutputBytes}
-	stderr := &lineWriter{buf: capBuffer{max: p.cfg.MaxOutputBytes}, fn: opts.StderrLine}
+	stderr := &lineWriter{buf: capBuffer{max: p.cfg.MaxOutputBytes}, fn: opts.StderrLine, first: true}
 	sess.Stdin, sess.Stdout, sess.Stderr = opts.Stdin, stdout, stderr
-	if err := sess.Start(line); err != nil {
+	if err := sess.Start(wrap(line)); err != nil {
 		return Result{}, newError(ClassUnreachable, name, "exec", fmt.Errorf("start command: %w", err))
 	}
 	done := make(chan error, 1)
@@ -101,7 +116,7 @@ func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string,
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		p.stopCommand(c, sess, done)
+		p.stopCommand(c, sess, done, int(stderr.pgid.Load()), sudo)
 		stderr.flush()
 		res := Result{Stdout: stdout.b, Stderr: stderr.buf.b, Truncated: stdout.truncated || stderr.buf.truncated, ExitCode: -1}
 		return res, newError(ClassCanceled, name, "exec", fmt.Errorf("command stopped (SIGTERM, then SIGKILL, session closed): %w", ctx.Err()))
@@ -121,20 +136,24 @@ func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string,
 	return res, nil
 }
 
-// stopCommand stops a running command: SIGTERM to the remote process group
-// (OpenSSH killpg's the session's process group), SIGKILL after the grace
-// period, then the session is closed. If the server does not close the
-// channel either, the whole connection is closed, so no goroutine is left
-// waiting.
-func (p *Pool) stopCommand(c *conn, sess *ssh.Session, done chan error) {
+// stopCommand stops a running command: SIGTERM to its remote process group,
+// SIGKILL after the grace period, then the session is closed. The group is
+// killed with kill(1) in a second session on the same connection (through
+// sudo for sudo targets): the SSH "signal" request is not enough, OpenSSH
+// refuses it without privilege separation (root logins) and cannot signal
+// what sudo started. If the server does not close the channel either, the
+// whole connection is closed, so no goroutine is left waiting.
+func (p *Pool) stopCommand(c *conn, sess *ssh.Session, done chan error, pgid int, sudo bool) {
 	grace := p.cfg.CancelGrace
-	_ = sess.Signal(ssh.SIGTERM)
-	select {
-	case <-done:
-		return
-	case <-time.After(grace):
+	for _, sig := range []string{"TERM", "KILL"} {
+		p.killGroup(c, pgid, sig, sudo)
+		_ = sess.Signal(ssh.Signal(sig))
+		select {
+		case <-done:
+			return
+		case <-time.After(grace):
+		}
 	}
-	_ = sess.Signal(ssh.SIGKILL)
 	_ = sess.Close()
 	select {
 	case <-done:
@@ -144,6 +163,28 @@ func (p *Pool) stopCommand(c *conn, sess *ssh.Session, done chan error) {
 	p.log.Warn("ssh session did not close after cancel: closing the connection", "node", c.route.node.name)
 	p.discard(c)
 	<-done
+}
+
+// killGroup runs `kill -s SIG -- -PGID` on the node, bounded by CancelGrace.
+func (p *Pool) killGroup(c *conn, pgid int, sig string, sudo bool) {
+	if pgid <= 1 {
+		return
+	}
+	line, err := CommandLine([]string{"kill", "-s", sig, "--", "-" + strconv.Itoa(pgid)}, sudo)
+	if err != nil {
+		return
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		p.log.Warn("cannot open a session to kill a canceled command", "node", c.route.node.name, "err", err)
+		return
+	}
+	defer sess.Close()
+	stop := time.AfterFunc(p.cfg.CancelGrace, func() { sess.Close() })
+	defer stop.Stop()
+	if out, err := sess.CombinedOutput(line); err != nil {
+		p.log.Debug("kill of canceled command", "node", c.route.node.name, "signal", sig, "err", err, "output", string(out))
+	}
 }
 
 // capBuffer keeps the first max bytes written to it.
@@ -164,19 +205,42 @@ func (c *capBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// lineWriter keeps stderr and hands each complete line to fn.
+// lineWriter keeps stderr and hands each complete line to fn. When first
+// is set, a first line carrying pgidMarker is consumed into pgid.
 type lineWriter struct {
 	buf     capBuffer
 	fn      func(string)
 	partial []byte
+	first   bool
+	pgid    atomic.Int64
 }
 
 const maxLine = 1 << 20
 
 func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.first {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 && len(w.partial)+len(p) < 64 {
+			w.partial = append(w.partial, p...)
+			return n, nil
+		}
+		w.first = false
+		head := append(w.partial, p[:max(i, 0)]...)
+		if rest, ok := bytes.CutPrefix(head, []byte(pgidMarker)); ok && i >= 0 {
+			if pgid, err := strconv.Atoi(string(rest)); err == nil {
+				w.pgid.Store(int64(pgid))
+			}
+			w.partial = nil
+			p = p[i+1:]
+		} else {
+			p = append(head, p[max(i, 0):]...)
+			w.partial = nil
+		}
+	}
 	w.buf.Write(p)
 	if w.fn == nil {
-		return len(p), nil
+		return n, nil
 	}
 	for _, b := range p {
 		if b == '\n' {
@@ -188,10 +252,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			w.partial = append(w.partial, b)
 		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (w *lineWriter) flush() {
+	if w.first && len(w.partial) > 0 {
+		w.first = false
+		w.buf.Write(w.partial)
+	}
 	if w.fn != nil && len(w.partial) > 0 {
 		w.fn(string(w.partial))
 		w.partial = nil
