@@ -28,6 +28,7 @@ func init() {
 		"rm":        rm,
 		"chmod":     chmod,
 		"test":      test,
+		"kill":      killBuiltin,
 	}
 }
 

@@ -18,7 +18,11 @@ import (
 // simple command: a few coreutils built in, every other program looked up
 // in the node's filesystem and run only if it is an accepted helper build.
 // It returns the exit status and whether the helper ran.
-func (h *host) exec(ctx context.Context, user, line string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
+func (h *host) exec(ctx context.Context, proc *process, user, line string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
+	if rest, ok := strings.CutPrefix(line, pgidWrapper); ok {
+		fmt.Fprintf(stderr, "kmemfix-transport-pgid:%d\n", proc.pid)
+		line = rest
+	}
 	argv, err := SplitCommand(line)
 	if err != nil {
 		fmt.Fprintf(stderr, "sh: %v\n", err)

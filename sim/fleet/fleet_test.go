@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 func TestExecExitCodesAndStderr(t *testing.T) {
 	f, files := testFleet(t, Options{})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 
 	o := run(t, c, quoteArgv([]string{helperPath, "exit", "3"}))
 	if o.err != nil || o.code != 3 || o.stderr != "failing as asked\n" {
@@ -77,7 +78,7 @@ func TestSHAGate(t *testing.T) {
 		{"the build", fakeBuild, 0o755, 0, ""},
 	}
 	for _, tc := range cases {
-		upload(t, c, helperPath, tc.content, tc.mode)
+		uploadFile(t, c, helperPath, tc.content, tc.mode)
 		o := run(t, c, quoteArgv([]string{helperPath, "echo"}))
 		if o.err != nil || o.code != tc.code || !strings.Contains(o.stderr, tc.stderr) {
 			t.Errorf("%s: %+v, want exit %d and %q", tc.name, o, tc.code, tc.stderr)
@@ -161,7 +162,7 @@ func TestSFTP(t *testing.T) {
 func TestHostileArgvRoundTrip(t *testing.T) {
 	f, files := testFleet(t, Options{})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	argv := hostileArgv()
 	argv[0] = "echo"
 	for _, sudo := range []string{"", "sudo -n -- "} {
@@ -184,7 +185,7 @@ func TestSudo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	line := quoteArgv([]string{helperPath, "echo", "hi"})
 	if o := run(t, c, line); o.code != 1 || !strings.Contains(o.stderr, "needs root") {
 		t.Errorf("without sudo: %+v", o)
@@ -278,7 +279,7 @@ func TestFaultDropExec(t *testing.T) {
 func TestFaultMkdirENOSPC(t *testing.T) {
 	f, files := testFleet(t, Options{Defaults: NodeSpec{Faults: Faults{MkdirENOSPC: 2}}})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755) // uploads make directories: not counted
+	uploadFile(t, c, helperPath, fakeBuild, 0o755) // uploads make directories: not counted
 	for i, want := range []string{"ok\n", "mkdir /sys/fs/cgroup/memory/probe2: no space left on device\n", "ok\n"} {
 		p := "/sys/fs/cgroup/memory/probe" + string(rune('1'+i))
 		o := run(t, c, quoteArgv([]string{helperPath, "mkdir", p}))
@@ -291,7 +292,7 @@ func TestFaultMkdirENOSPC(t *testing.T) {
 func TestFaultKubeletFailsStart(t *testing.T) {
 	f, files := testFleet(t, Options{Defaults: NodeSpec{Faults: Faults{KubeletFailsStart: true}}})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	_ = run(t, c, quoteArgv([]string{helperPath, "run", "systemctl", "stop", "kubelet"}))
 	o := run(t, c, quoteArgv([]string{helperPath, "run", "systemctl", "start", "kubelet"}))
 	if o.code == 0 {
@@ -304,7 +305,7 @@ func TestFaultKubeletFailsStart(t *testing.T) {
 func TestFaultRebootAfterExec(t *testing.T) {
 	f, files := testFleet(t, Options{Defaults: NodeSpec{Faults: Faults{RebootAfterExec: 2}}})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	bootLine := quoteArgv([]string{helperPath, "boot-id"})
 	first := run(t, c, bootLine)
 	second := run(t, c, bootLine)
@@ -330,7 +331,7 @@ func TestFaultRebootAfterExec(t *testing.T) {
 func TestCancelStopsCommand(t *testing.T) {
 	f, files := testFleet(t, Options{})
 	c := dial(t, f, files, "node-000")
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +414,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upload(t, c, helperPath, fakeBuild, 0o755)
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
 	sc, err := sftp.NewClient(c)
 	if err != nil {
 		t.Fatal(err)
@@ -432,6 +433,12 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 
 	f.Close()
+	// Close returned: not one goroutine of the fleet is left, even with
+	// the clients still connected.
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "sim/fleet.(*host)") {
+		t.Errorf("fleet goroutines alive after Close:\n%s", stacks)
+	}
 	_ = s.Wait() // the server side went away: the client sees it
 	for _, cl := range []io.Closer{sc, c, c1, hang} {
 		cl.Close()

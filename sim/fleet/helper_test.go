@@ -188,9 +188,9 @@ func run(t *testing.T, c *ssh.Client, line string) outcome {
 	return o
 }
 
-// upload writes content to path the careful way: temporary name, chmod,
+// uploadFile writes content to path the careful way: temporary name, chmod,
 // fsync, posix-rename.
-func upload(t *testing.T, c *ssh.Client, path string, content []byte, mode os.FileMode) {
+func uploadFile(t *testing.T, c *ssh.Client, path string, content []byte, mode os.FileMode) {
 	t.Helper()
 	sc, err := sftp.NewClient(c)
 	if err != nil {

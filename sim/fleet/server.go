@@ -41,6 +41,10 @@ type host struct {
 	execs       atomic.Int64 // every exec, for Faults.DropExec
 	helperExecs atomic.Int64 // helper execs, for Faults.RebootAfterExec
 	shas        shaCache
+
+	procMu  sync.Mutex
+	procs   map[int]*process // running execs by pid
+	nextPID int
 }
 
 // serve accepts connections until the listener is closed.
@@ -137,39 +141,46 @@ func (h *host) serveConn(conn net.Conn) {
 }
 
 // serveSession answers one session channel: env and pty are declined, one
-// exec or the sftp subsystem runs, signals cancel what runs.
+// exec or the sftp subsystem runs, signals reach what runs.
 func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var started atomic.Bool
-	done := make(chan struct{})
+	var (
+		proc *process
+		done chan struct{}
+	)
 	for req := range reqs {
 		switch {
-		case req.Type == "exec" && started.CompareAndSwap(false, true):
+		case req.Type == "exec" && done == nil:
 			var p struct{ Command string }
 			if err := ssh.Unmarshal(req.Payload, &p); err != nil {
 				_ = req.Reply(false, nil)
 				continue
 			}
 			_ = req.Reply(true, nil)
+			proc, done = h.start(cancel), make(chan struct{})
 			go func() {
 				defer close(done)
-				h.runExec(ctx, conn, sconn.User(), p.Command, ch)
+				defer h.exit(proc)
+				h.runExec(ctx, conn, proc, sconn.User(), p.Command, ch)
 			}()
-		case req.Type == "subsystem" && started.CompareAndSwap(false, true):
+		case req.Type == "subsystem" && done == nil:
 			var p struct{ Name string }
 			if err := ssh.Unmarshal(req.Payload, &p); err != nil || p.Name != "sftp" {
-				started.Store(false)
 				_ = req.Reply(false, nil)
 				continue
 			}
 			_ = req.Reply(true, nil)
+			done = make(chan struct{})
 			go func() {
 				defer close(done)
 				h.serveSFTP(ch)
 			}()
 		case req.Type == "signal":
-			cancel() // the simulated process group dies with the signal
+			var p struct{ Signal string }
+			if err := ssh.Unmarshal(req.Payload, &p); err == nil && proc != nil {
+				proc.kill(p.Signal)
+			}
 			_ = req.Reply(false, nil)
 		default: // env, pty-req, shell, a second exec: a simulated node has no shell
 			if req.WantReply {
@@ -177,8 +188,8 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 			}
 		}
 	}
-	cancel() // the client closed the session: stop what runs
-	if started.Load() {
+	cancel() // the client closed the session: stop what runs (sshd's SIGHUP)
+	if done != nil {
 		<-done
 	}
 	ch.Close()
@@ -195,21 +206,30 @@ func (h *host) serveSFTP(ch ssh.Channel) {
 	}
 }
 
-// runExec runs one command line and reports its exit status, unless this
-// exec is the one Faults.DropExec cuts.
-func (h *host) runExec(ctx context.Context, conn net.Conn, user, line string, ch ssh.Channel) {
+// runExec runs one command line and reports its exit status (or the
+// signal that killed it), unless this exec is the one Faults.DropExec cuts.
+func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, line string, ch ssh.Channel) {
 	defer ch.Close()
 	n := h.execs.Add(1)
 	if !sleep(ctx, h.spec.ExecLatency) {
 		return
 	}
-	code, helperRan := h.exec(ctx, user, line, ch, ch, ch.Stderr())
+	code, helperRan := h.exec(ctx, proc, user, line, ch, ch, ch.Stderr())
 	if d := h.spec.Faults.DropExec; d > 0 && n == int64(d) {
 		conn.Close() // the command ran; its exit status never arrives
 		return
 	}
 	_ = ch.CloseWrite()
-	_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+	if sig := proc.killedBy(); sig != "" && !(helperRan && (sig == "TERM" || sig == "INT")) {
+		_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Error      string
+			Lang       string
+		}{Signal: sig}))
+	} else {
+		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+	}
 	if r := h.spec.Faults.RebootAfterExec; helperRan && r > 0 && h.helperExecs.Load() == int64(r) {
 		ch.Close()
 		h.reboot()

@@ -16,11 +16,15 @@ func newSimNode(spec NodeSpec, seed int64) (*simnode.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	machine, err := unameMachine(spec.Arch)
+	if err != nil {
+		return nil, err
+	}
 	if version[0] != 'v' {
 		version = "v" + version
 	}
 	cfg := simnode.Config{
-		Kernel: "3.10.0-1160.119.1.el7." + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[spec.Arch],
+		Kernel: "3.10.0-1160.el7." + machine,
 		Stap:   true,
 		Seed:   seed,
 		Kubelet: simnode.KubeletConfig{
@@ -36,7 +40,21 @@ func newSimNode(spec NodeSpec, seed int64) (*simnode.Node, error) {
 	return n, nil
 }
 
-// populate adds the spec's pods and leaks.
+// layouts maps the knob's words to simnode's layouts.
+var layouts = map[string]simnode.Layout{"": simnode.LayoutBoth, "mixed": simnode.LayoutBoth, "qos": simnode.LayoutQoS, "direct": simnode.LayoutDirect}
+
+// populate adds the spec's pods the way a kubelet left them, after the
+// leaked ids; an exhausted node then loses every free id.
 func populate(n *simnode.Node, spec NodeSpec) error {
-	return nil // TODO(fleet): wire simnode's pod population once it lands
+	layout, ok := layouts[spec.Layout]
+	if !ok {
+		return fmt.Errorf("layout %q: want qos, direct or mixed", spec.Layout)
+	}
+	if err := n.AddPods(simnode.PodsSpec{Containers: spec.Containers, Layout: layout, LeakIDs: spec.LeakedIDs}); err != nil {
+		return err
+	}
+	if spec.Exhausted {
+		return n.LeakIDs(n.FreeIDs())
+	}
+	return nil
 }

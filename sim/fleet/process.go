@@ -1,0 +1,115 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// pgidWrapper is the one piece of shell the simulated node understands,
+// matched literally: the transport prefixes every command with it so that
+// it learns the remote process group to kill on cancel. The node answers
+// with the simulated process's pid on stderr, then runs the rest.
+const pgidWrapper = "echo kmemfix-transport-pgid:$$ >&2; exec "
+
+// firstPID is the first pid a simulated exec gets; real daemons sit below.
+const firstPID = 20000
+
+// process is one running exec as kill(1) and the SSH signal request see it.
+// Its pid is also its process group (sshd runs each session with setsid).
+type process struct {
+	pid    int
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	signal string // the signal that ended it: "" none, TERM, KILL, ...
+}
+
+// kill delivers sig: the simulated process's context is canceled. The
+// helper handles TERM and INT itself (it exits "interrupted"); any other
+// signal kills it outright, which the exit report shows.
+func (p *process) kill(sig string) {
+	p.mu.Lock()
+	if p.signal == "" || sig == "KILL" {
+		p.signal = sig
+	}
+	p.mu.Unlock()
+	p.cancel()
+}
+
+func (p *process) killedBy() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.signal
+}
+
+// start registers a new process of the node.
+func (h *host) start(cancel context.CancelFunc) *process {
+	h.procMu.Lock()
+	defer h.procMu.Unlock()
+	if h.nextPID == 0 {
+		h.nextPID = firstPID
+	}
+	p := &process{pid: h.nextPID, cancel: cancel}
+	h.nextPID++
+	if h.procs == nil {
+		h.procs = map[int]*process{}
+	}
+	h.procs[p.pid] = p
+	return p
+}
+
+func (h *host) exit(p *process) {
+	h.procMu.Lock()
+	delete(h.procs, p.pid)
+	h.procMu.Unlock()
+}
+
+// killBuiltin is kill(1) for simulated processes: kill [-s SIG | -SIG] [--] [-]PID...
+func killBuiltin(h *host, args []string, _, stderr io.Writer) int {
+	sig := "TERM"
+	switch {
+	case len(args) >= 2 && args[0] == "-s":
+		sig, args = strings.TrimPrefix(strings.ToUpper(args[1]), "SIG"), args[2:]
+	case len(args) >= 1 && len(args[0]) > 1 && args[0][0] == '-' && args[0] != "--" && !isDigits(args[0][1:]):
+		sig, args = strings.TrimPrefix(strings.ToUpper(args[0][1:]), "SIG"), args[1:]
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "kill: usage: kill [-s sigspec | -sigspec] pid ...")
+		return 2
+	}
+	code := 0
+	for _, a := range args {
+		pid, err := strconv.Atoi(strings.TrimPrefix(a, "-")) // -PGID: the group is the process here
+		if err != nil {
+			fmt.Fprintf(stderr, "kill: %s: arguments must be process or job IDs\n", a)
+			code = 1
+			continue
+		}
+		h.procMu.Lock()
+		p := h.procs[pid]
+		h.procMu.Unlock()
+		if p == nil {
+			fmt.Fprintf(stderr, "kill: (%s) - No such process\n", a)
+			code = 1
+			continue
+		}
+		p.kill(sig)
+	}
+	return code
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
