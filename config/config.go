@@ -146,8 +146,8 @@ type Rollout struct {
 	Waves []string `mapstructure:"waves" yaml:"waves"`
 	// Concurrency is the number of nodes remediated at once in a wave.
 	Concurrency int `mapstructure:"concurrency" yaml:"concurrency"`
-	// FailureBudget stops the rollout when this many nodes failed: a count
-	// ("3") or a share of the nodes done ("2%").
+	// FailureBudget pauses the rollout when a wave has more failed nodes
+	// than this: a count ("3") or a share of the wave ("2%", rounded down).
 	FailureBudget string `mapstructure:"failureBudget" yaml:"failureBudget"`
 	// CountUnreachable counts unreachable nodes against the budget.
 	CountUnreachable bool `mapstructure:"countUnreachable" yaml:"countUnreachable"`
@@ -170,29 +170,29 @@ const (
 	GatePrometheus = "prometheus"
 )
 
-// HealthGate is a fleet-level check between waves.
+// HealthGate is a fleet-level check after each wave's soak. A failing
+// gate pauses the rollout.
 type HealthGate struct {
-	// Type is none, http (URL must answer 2xx), command (Argv must exit 0
-	// on the worker) or prometheus (Query against URL must return a
-	// non-empty vector, i.e. an alert-style query firing means unhealthy
-	// when Invert is set).
-	Type  string   `mapstructure:"type" yaml:"type"`
-	URL   string   `mapstructure:"url" yaml:"url"`
-	Query string   `mapstructure:"query" yaml:"query"`
-	Argv  []string `mapstructure:"argv" yaml:"argv"`
+	// Type is none; http (URL answers 2xx); command (Argv exits 0 on a
+	// Sample of the wave's nodes, run by the node helper, no shell); or
+	// prometheus (Query, an alert expression, returns no series at URL).
+	Type   string   `mapstructure:"type" yaml:"type"`
+	URL    string   `mapstructure:"url" yaml:"url"`
+	Query  string   `mapstructure:"query" yaml:"query"`
+	Argv   []string `mapstructure:"argv" yaml:"argv"`
+	Sample int      `mapstructure:"sample" yaml:"sample"`
 	// Timeout bounds one check; Retries are attempts before the gate fails.
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
 	Retries int           `mapstructure:"retries" yaml:"retries"`
 }
 
-// MaintenanceWindow is a daily window in a time zone, e.g. 22:00-04:00.
+// MaintenanceWindow is a daily window in UTC when waves may start nodes,
+// e.g. 22:00-04:00. Nodes already running when it closes finish.
 type MaintenanceWindow struct {
-	// Start and End are HH:MM; End before Start spans midnight.
+	// Start and End are HH:MM UTC; End before Start spans midnight.
 	Start string `mapstructure:"start" yaml:"start"`
 	End   string `mapstructure:"end" yaml:"end"`
-	// Timezone is an IANA name; "" means UTC.
-	Timezone string `mapstructure:"timezone" yaml:"timezone"`
-	// Days are mon..sun; empty means every day.
+	// Days are the days the window opens, mon..sun; empty means every day.
 	Days []string `mapstructure:"days" yaml:"days"`
 }
 
@@ -206,8 +206,16 @@ type Worker struct {
 	// ActivitiesPerSecond is the task queue's rate across all workers
 	// (server-side, protects bastions); 0 means unlimited.
 	ActivitiesPerSecond float64 `mapstructure:"activitiesPerSecond" yaml:"activitiesPerSecond"`
-	// MetricsAddress serves /metrics and /healthz, host:port; "" disables.
+	// MetricsAddress serves /healthz and /metrics, host:port; "" disables.
 	MetricsAddress string `mapstructure:"metricsAddress" yaml:"metricsAddress"`
+	// HelperBinDir holds the node helper builds the worker installs on
+	// nodes (kmemfix-node-amd64, kmemfix-node-arm64); "" means the folder
+	// of the worker's own executable.
+	HelperBinDir string `mapstructure:"helperBinDir" yaml:"helperBinDir"`
+	// StopTimeout is how long running activities may finish after SIGTERM
+	// before they are cancelled (the node helper is then interrupted and
+	// the step retried elsewhere).
+	StopTimeout time.Duration `mapstructure:"stopTimeout" yaml:"stopTimeout"`
 }
 
 // Log formats and levels.

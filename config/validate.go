@@ -209,7 +209,10 @@ func (g HealthGate) check(ps *problemList) {
 		}
 	case GateCommand:
 		if len(g.Argv) == 0 || g.Argv[0] == "" {
-			ps.add("rollout.healthGate.argv", "set the command to run on the worker as an argv list, e.g. [/usr/local/bin/fleet-ok]", "is empty for a command gate")
+			ps.add("rollout.healthGate.argv", "set the command to run on sampled nodes as an argv list, e.g. [/usr/local/bin/node-ok]", "is empty for a command gate")
+		}
+		if g.Sample < 1 {
+			ps.add("rollout.healthGate.sample", "set how many of the wave's nodes run the command (default 3)", "%d is below 1", g.Sample)
 		}
 	default:
 		ps.add("rollout.healthGate.type", "set one of none, http, command, prometheus", "%q is not a gate type", g.Type)
@@ -224,27 +227,39 @@ func (g HealthGate) check(ps *problemList) {
 
 func (m MaintenanceWindow) check(ps *problemList) {
 	if !m.Set() {
-		if len(m.Days) > 0 || m.Timezone != "" {
-			ps.add("rollout.maintenanceWindow", `set start and end as HH:MM, e.g. start: "22:00", end: "04:00"`, "has days or timezone but no start and end")
+		if len(m.Days) > 0 {
+			ps.add("rollout.maintenanceWindow", `set start and end as HH:MM UTC, e.g. start: "22:00", end: "04:00"`, "has days but no start and end")
 		}
 		return
 	}
 	for _, kv := range [][2]string{{"start", m.Start}, {"end", m.End}} {
 		if _, err := time.Parse("15:04", kv[1]); err != nil {
-			ps.add("rollout.maintenanceWindow."+kv[0], `write a time of day as HH:MM, e.g. "22:00"`, "%q is not HH:MM", kv[1])
+			ps.add("rollout.maintenanceWindow."+kv[0], `write a UTC time of day as HH:MM, e.g. "22:00"`, "%q is not HH:MM", kv[1])
 		}
 	}
 	if m.Start != "" && m.Start == m.End {
 		ps.add("rollout.maintenanceWindow", "make end differ from start, or remove the window to allow any time", "start equals end: the window is empty")
-	}
-	if _, err := time.LoadLocation(m.Timezone); err != nil {
-		ps.add("rollout.maintenanceWindow.timezone", `use an IANA zone name, e.g. "Europe/Paris" or "UTC"`, "%q is not a known time zone", m.Timezone)
 	}
 	for i, d := range m.Days {
 		if _, ok := Weekdays[strings.ToLower(d)]; !ok {
 			ps.add(fmt.Sprintf("rollout.maintenanceWindow.days[%d]", i), "use mon, tue, wed, thu, fri, sat or sun", "%q is not a day", d)
 		}
 	}
+}
+
+// Length is how long the window stays open (End - Start, across midnight
+// when End is earlier); 0 when unset or invalid.
+func (m MaintenanceWindow) Length() time.Duration {
+	s, err1 := time.Parse("15:04", m.Start)
+	e, err2 := time.Parse("15:04", m.End)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	d := e.Sub(s)
+	if d <= 0 {
+		d += 24 * time.Hour
+	}
+	return d
 }
 
 // Weekdays maps the day names of a maintenance window.
@@ -259,6 +274,9 @@ func (w Worker) check(ps *problemList) {
 	}
 	if w.ActivitiesPerSecond < 0 {
 		ps.add("worker.activitiesPerSecond", "set 0 (unlimited) or a positive rate", "%v is negative", w.ActivitiesPerSecond)
+	}
+	if w.StopTimeout < 0 {
+		ps.add("worker.stopTimeout", `set 0 (cancel at once) or a positive duration, e.g. "30s"`, "%s is negative", w.StopTimeout)
 	}
 	if w.MetricsAddress != "" {
 		if err := hostPort(w.MetricsAddress); err != nil {

@@ -52,10 +52,10 @@ func CheckWaves(specs []string) []string {
 			continue
 		}
 		switch {
-		case w.Percent > 0 && w.Percent < lastPct:
-			out = append(out, fmt.Sprintf("wave %d: %q is below an earlier wave's share; waves are cumulative and must not shrink", i+1, s))
-		case w.Count > 0 && w.Count < lastCount:
-			out = append(out, fmt.Sprintf("wave %d: %q is below an earlier wave's count; waves are cumulative and must not shrink", i+1, s))
+		case w.Percent > 0 && w.Percent <= lastPct:
+			out = append(out, fmt.Sprintf("wave %d: %q is not above an earlier wave's share; waves are cumulative, each must reach further", i+1, s))
+		case w.Count > 0 && w.Count <= lastCount:
+			out = append(out, fmt.Sprintf("wave %d: %q is not above an earlier wave's count; waves are cumulative, each must reach further", i+1, s))
 		}
 		lastPct = max(lastPct, w.Percent)
 		lastCount = max(lastCount, w.Count)
