@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,3 +87,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func fingerprint(k ssh.PublicKey) string { return ssh.FingerprintSHA256(k) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// newLogger logs at debug level into w (a strings.Builder, guarded).
+func newLogger(w *strings.Builder) *slog.Logger {
+	return slog.New(slog.NewTextHandler(&lockedWriter{w: w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
