@@ -267,7 +267,7 @@ func (r *rollout) runWave(ctx workflow.Context) error {
 			if !r.hasNext(w) {
 				return r.inFlight == 0
 			}
-			return !r.s.Paused && r.inFlight < r.window(w)
+			return r.runIsFull(ctx) || (!r.s.Paused && r.inFlight < r.window(w))
 		})
 		if err != nil {
 			return err
@@ -275,7 +275,8 @@ func (r *rollout) runWave(ctx workflow.Context) error {
 		if r.s.Aborted || !r.hasNext(w) {
 			return nil
 		}
-		if r.startedThisRun >= r.nodesPerRun() || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if r.runIsFull(ctx) {
+			// Paused or not: stop starting, drain, hand over.
 			return r.continueAsNew(ctx)
 		}
 		if r.in.Window != nil {
@@ -291,6 +292,12 @@ func (r *rollout) runWave(ctx workflow.Context) error {
 		}
 		r.start(ctx, r.next(w), w)
 	}
+}
+
+// runIsFull says this execution's history has had its share: it started
+// NodesPerRun nodes, or the server suggests continuing as new.
+func (r *rollout) runIsFull(ctx workflow.Context) bool {
+	return r.startedThisRun >= r.nodesPerRun() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
 func (r *rollout) nodesPerRun() int {
