@@ -81,7 +81,7 @@ type Options struct {
 	Listen []string
 	// Authorized are the public keys accepted for every user.
 	Authorized []ssh.PublicKey
-	// Extra lines appended to sshd_config.
+	// Extra lines for sshd_config; they take precedence over the defaults.
 	Extra []string
 }
 
@@ -146,6 +146,10 @@ func freePort(t testing.TB) int {
 
 func (s *Server) start(t testing.TB, hostKeyFile string, extra []string) error {
 	var cfg strings.Builder
+	// sshd keeps the first value it reads for a keyword: extra lines go first.
+	for _, l := range extra {
+		cfg.WriteString(l + "\n")
+	}
 	for _, a := range s.Listen {
 		fmt.Fprintf(&cfg, "ListenAddress %s\n", net.JoinHostPort(a, strconv.Itoa(s.Port)))
 	}
@@ -168,9 +172,6 @@ MaxStartups 200
 MaxSessions 50
 Subsystem sftp %s
 `, hostKeyFile, filepath.Join(s.Dir, "authorized_keys"), sftp)
-	for _, l := range extra {
-		cfg.WriteString(l + "\n")
-	}
 	cfgFile := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
 		return err
