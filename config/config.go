@@ -181,9 +181,8 @@ type HealthGate struct {
 	Query  string   `mapstructure:"query" yaml:"query"`
 	Argv   []string `mapstructure:"argv" yaml:"argv"`
 	Sample int      `mapstructure:"sample" yaml:"sample"`
-	// Timeout bounds one check; Retries are attempts before the gate fails.
+	// Timeout bounds one HTTP or Prometheus request of the worker.
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
-	Retries int           `mapstructure:"retries" yaml:"retries"`
 }
 
 // MaintenanceWindow is a daily window in UTC when waves may start nodes,

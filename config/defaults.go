@@ -41,7 +41,7 @@ func Default() Config {
 			CountUnreachable:  false,
 			Soak:              5 * time.Minute,
 			KubeletDownBudget: 2 * time.Minute,
-			HealthGate:        HealthGate{Type: GateNone, Sample: 3, Timeout: 30 * time.Second, Retries: 3},
+			HealthGate:        HealthGate{Type: GateNone, Sample: 3, Timeout: 30 * time.Second},
 		},
 		Worker: Worker{
 			MaxConcurrentActivities: 200,

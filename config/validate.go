@@ -220,9 +220,6 @@ func (g HealthGate) check(ps *problemList) {
 	if g.Type != GateNone && g.Type != "" {
 		positive(ps, "rollout.healthGate.timeout", g.Timeout, "30s")
 	}
-	if g.Retries < 0 {
-		ps.add("rollout.healthGate.retries", "set 0 or more", "%d is negative", g.Retries)
-	}
 }
 
 func (m MaintenanceWindow) check(ps *problemList) {

@@ -1,0 +1,133 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kmemfix/kmemfix/activities"
+	"github.com/kmemfix/kmemfix/config"
+	"github.com/kmemfix/kmemfix/transport"
+	"github.com/kmemfix/kmemfix/workflows"
+)
+
+// Run is the production worker: it connects to Temporal, opens the SSH
+// pool, and serves the kmemfix task queue until ctx is done (the caller
+// cancels it on SIGTERM/SIGINT). Then running activities get
+// worker.stopTimeout to finish before they are cancelled.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	if err := cfg.CheckFiles(); err != nil {
+		return err
+	}
+	if cfg.Telemetry.OTLPEndpoint != "" {
+		logger.Warn("telemetry.otlpEndpoint is set but this build exports no traces; logs only", "endpoint", cfg.Telemetry.OTLPEndpoint)
+	}
+	helpers, err := findHelpers(helperBinDir(cfg))
+	if err != nil {
+		return err
+	}
+	tcfg, err := transportConfig(cfg, logger)
+	if err != nil {
+		return err
+	}
+	pool, err := transport.New(tcfg)
+	if err != nil {
+		return fmt.Errorf("ssh: %w", err)
+	}
+	defer pool.Close()
+	shell, err := newSSHShell(pool, cfg, helpers)
+	if err != nil {
+		return err
+	}
+	c, err := Dial(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if cfg.Worker.MetricsAddress != "" {
+		stop, err := serveMetrics(cfg.Worker.MetricsAddress, pool, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	acts := &activities.Activities{Shell: shell, Classifier: classifier{}, HTTP: &http.Client{Timeout: cfg.Rollout.HealthGate.Timeout}}
+	return Serve(ctx, c, cfg, acts, logger)
+}
+
+// Serve runs a worker on c with the given activities until ctx is done,
+// then stops it gracefully. Tests call it with fake activities' shells.
+func Serve(ctx context.Context, c client.Client, cfg *config.Config, acts *activities.Activities, logger *slog.Logger) error {
+	opts := sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.Worker.MaxConcurrentActivities,
+		TaskQueueActivitiesPerSecond:       cfg.Worker.ActivitiesPerSecond,
+		WorkerStopTimeout:                  cfg.Worker.StopTimeout,
+		BackgroundActivityContext:          context.WithoutCancel(ctx),
+	}
+	w := sdkworker.New(c, cfg.Temporal.TaskQueue, opts)
+	Register(w, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
+	}
+	logger.Info("kmemfix worker started", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace,
+		"address", cfg.Temporal.Address, "maxConcurrentActivities", opts.MaxConcurrentActivityExecutionSize,
+		"activitiesPerSecond", opts.TaskQueueActivitiesPerSecond)
+	<-ctx.Done()
+	logger.Info("stopping the worker: running steps may finish", "stopTimeout", cfg.Worker.StopTimeout)
+	start := time.Now()
+	w.Stop()
+	logger.Info("kmemfix worker stopped", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Register registers every kmemfix workflow and activity on r.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.NodeWorkflow, workflow.RegisterOptions{Name: workflows.NodeWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RolloutWorkflow, workflow.RegisterOptions{Name: workflows.RolloutWorkflowName})
+	r.RegisterActivity(acts)
+}
+
+func helperBinDir(cfg *config.Config) string {
+	if cfg.Worker.HelperBinDir != "" {
+		return cfg.Worker.HelperBinDir
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(exe)
+}
+
+// transportConfig turns the ssh section into the pool's configuration.
+func transportConfig(cfg *config.Config, logger *slog.Logger) (transport.Config, error) {
+	s := cfg.SSH
+	pass, err := s.Passphrase()
+	if err != nil {
+		return transport.Config{}, err
+	}
+	tc := transport.Config{
+		KnownHostsFiles:       s.KnownHosts,
+		InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
+		KeyFiles:              s.KeyFiles,
+		UseAgent:              s.Agent,
+		DialTimeout:           s.DialTimeout,
+		MaxConns:              s.MaxConns,
+		HandshakesPerSecond:   s.HandshakesPerSecond,
+		Logger:                logger.With("component", "ssh"),
+	}
+	if pass != "" {
+		tc.KeyPassphrase = func(string) ([]byte, error) { return []byte(pass.Reveal()), nil }
+	}
+	if s.InsecureIgnoreHostKey {
+		logger.Warn("ssh.insecureIgnoreHostKey is on: any host key is accepted, a man in the middle would not be noticed; use it in labs only")
+	}
+	return tc, nil
+}
