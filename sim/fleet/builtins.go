@@ -29,6 +29,8 @@ func init() {
 		"chmod":     chmod,
 		"test":      test,
 		"kill":      killBuiltin,
+		"sh":        shBuiltin,
+		"stat":      stat,
 	}
 }
 
@@ -151,7 +153,7 @@ func mkdir(h *host, args []string, _, stderr io.Writer) int {
 }
 
 func mv(h *host, args []string, _, stderr io.Writer) int {
-	_, ops, ok := operands("mv", args, "f", stderr)
+	_, ops, ok := operands("mv", args, "fT", stderr)
 	if !ok || len(ops) != 2 {
 		fmt.Fprintln(stderr, "mv: want exactly SOURCE DEST (the simulated mv takes no more)")
 		return 1
@@ -184,6 +186,8 @@ func rm(h *host, args []string, _, stderr io.Writer) int {
 func chmod(h *host, args []string, _, stderr io.Writer) int {
 	if len(args) == 3 && args[0] == "--" {
 		args = args[1:]
+	} else if len(args) == 3 && args[1] == "--" {
+		args = []string{args[0], args[2]}
 	}
 	if len(args) != 2 {
 		fmt.Fprintln(stderr, "chmod: want an octal MODE and one FILE (the simulated chmod takes no more)")

@@ -36,6 +36,9 @@ func (h *host) exec(ctx context.Context, proc *process, user, line string, stdin
 		}
 		root = true
 	}
+	if path.Base(argv[0]) == "dd" && (!strings.Contains(argv[0], "/") || inSystemPath(argv[0])) {
+		return ddBuiltin(h, argv[1:], stdin, stderr), false
+	}
 	if b, ok := builtins[path.Base(argv[0])]; ok && (!strings.Contains(argv[0], "/") || inSystemPath(argv[0])) {
 		return b(h, argv[1:], stdout, stderr), false
 	}

@@ -184,17 +184,18 @@ func (f *Fleet) Close() error {
 			if h.listener != nil {
 				h.listener.Close()
 			}
-			h.cutConnections(true)
+			h.cutConnections(true, nil)
 		}
 		f.wg.Wait()
 	})
 	return nil
 }
 
-// reboot reboots the node: new boot id, fresh cgroup tree, connections cut.
-func (h *host) reboot() {
+// reboot reboots the node: new boot id, fresh cgroup tree, every
+// connection cut but keep (one made after the reboot).
+func (h *host) reboot(keep net.Conn) {
 	h.sim.Reboot()
-	h.cutConnections(false)
+	h.cutConnections(false, keep)
 }
 
 var _ node.System = (*simnode.Node)(nil)

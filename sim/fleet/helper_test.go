@@ -223,3 +223,5 @@ func uploadFile(t *testing.T, c *ssh.Client, path string, content []byte, mode o
 }
 
 func bytesReader(b []byte) io.Reader { return strings.NewReader(string(b)) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

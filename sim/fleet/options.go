@@ -77,7 +77,10 @@ type Faults struct {
 	// MkdirENOSPC > 0: the MkdirENOSPC-th mkdir of a cgroup fails with ENOSPC.
 	MkdirENOSPC int
 	// RebootAfterExec > 0: the node reboots (new boot id, cgroup tree reset,
-	// every connection cut) right after its RebootAfterExec-th helper exec.
+	// every connection cut) after its RebootAfterExec-th helper exec, at
+	// its next request: that exec's exit status arrives, the next session
+	// on the same connection fails as on a dead connection, and a new
+	// connection finds the rebooted node.
 	RebootAfterExec int
 }
 

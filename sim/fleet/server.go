@@ -38,6 +38,7 @@ type host struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 
+	rebootDue   atomic.Bool  // Faults.RebootAfterExec reached: reboot on the next request
 	execs       atomic.Int64 // every exec, for Faults.DropExec
 	helperExecs atomic.Int64 // helper execs, for Faults.RebootAfterExec
 	shas        shaCache
@@ -81,19 +82,25 @@ func (h *host) untrack(c net.Conn) {
 	h.mu.Unlock()
 }
 
-// cutConnections closes every open connection, as a reboot or a network
-// failure would; closing for good (Fleet.Close) also refuses new ones.
-func (h *host) cutConnections(forGood bool) {
+// cutConnections closes every open connection but keep, as a reboot or a
+// network failure would; closing for good (Fleet.Close) also refuses new
+// ones.
+func (h *host) cutConnections(forGood bool, keep net.Conn) {
 	h.mu.Lock()
 	conns := h.conns
 	if forGood {
 		h.conns = nil
 	} else {
 		h.conns = map[net.Conn]struct{}{}
+		if keep != nil {
+			h.conns[keep] = struct{}{}
+		}
 	}
 	h.mu.Unlock()
 	for c := range conns {
-		c.Close()
+		if c != keep {
+			c.Close()
+		}
 	}
 }
 
@@ -109,6 +116,9 @@ func (h *host) serveConn(conn net.Conn) {
 	if !sleep(ctx, h.spec.HandshakeLatency) {
 		return
 	}
+	if h.rebootDue.CompareAndSwap(true, false) {
+		h.reboot(conn) // this connection reaches the node after its reboot
+	}
 	_ = conn.SetDeadline(time.Now().Add(handshakeDeadline))
 	sconn, chans, reqs, err := ssh.NewServerConn(conn, h.config)
 	if err != nil {
@@ -122,6 +132,10 @@ func (h *host) serveConn(conn net.Conn) {
 		ssh.DiscardRequests(reqs) // keepalive@openssh.com gets "failure", as from sshd
 	}()
 	for nc := range chans {
+		if h.rebootDue.CompareAndSwap(true, false) {
+			h.reboot(nil) // the node went down while this connection sat idle
+			break
+		}
 		if nc.ChannelType() != "session" {
 			_ = nc.Reject(ssh.Prohibited, "only session channels on a simulated node")
 			continue
@@ -231,8 +245,10 @@ func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, 
 		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
 	}
 	if r := h.spec.Faults.RebootAfterExec; helperRan && r > 0 && h.helperExecs.Load() == int64(r) {
-		ch.Close()
-		h.reboot()
+		// The reboot happens at the node's next request (a session on an
+		// open connection, or a new connection): deterministic for tests,
+		// and what a client sees of a node that rebooted while idle.
+		h.rebootDue.Store(true)
 	}
 }
 

@@ -1,9 +1,14 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,3 +102,119 @@ func TestInspectThroughTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadThroughTransport: the transport's Upload, over SFTP for root
+// and through sudo dd for a sudo user, lands an accepted helper that then
+// runs; a second upload is skipped; a wrong build never runs.
+func TestUploadThroughTransport(t *testing.T) {
+	for _, user := range []string{"root", "kmemfix"} {
+		t.Run(user, func(t *testing.T) {
+			f, files := testFleet(t, Options{User: user})
+			p := transportPool(t, files, nil)
+			ctx := context.Background()
+			tg := target(f.Nodes()[0])
+			if err := f.Node(tg.Name).MkdirAll("/opt/kmemfix"); err != nil {
+				t.Fatal(err)
+			}
+			req := transport.UploadRequest{Content: bytesReaderAt(fakeBuild), Size: int64(len(fakeBuild)), RemotePath: "/opt/kmemfix/kmemfix-node", Mode: 0o755}
+			res, err := p.Upload(ctx, tg, req)
+			if err != nil || res.Skipped || res.SHA256 != sum(fakeBuild) {
+				t.Fatalf("upload: %+v %v", res, err)
+			}
+			t.Logf("upload: %+v", res)
+			again, err := p.Upload(ctx, tg, req)
+			if err != nil || !again.Skipped {
+				t.Errorf("second upload: %+v %v, want skipped", again, err)
+			}
+			out, err := p.Exec(ctx, tg, []string{req.RemotePath, "echo", "ok"}, transport.ExecOptions{})
+			if err != nil || out.ExitCode != 0 || string(out.Stdout) != "[\"ok\"]\n" {
+				t.Errorf("exec after upload: %+v %v", out, err)
+			}
+			wrong := []byte("#!/bin/sh\nexit 0\n")
+			req = transport.UploadRequest{Content: bytesReaderAt(wrong), Size: int64(len(wrong)), RemotePath: "/opt/kmemfix/other", Mode: 0o755}
+			if _, err := p.Upload(ctx, tg, req); err != nil {
+				t.Fatal(err)
+			}
+			out, err = p.Exec(ctx, tg, []string{req.RemotePath, "echo"}, transport.ExecOptions{})
+			if err != nil || out.ExitCode != 126 {
+				t.Errorf("exec of a wrong build: %+v %v, want exit 126", out, err)
+			}
+			entries, _ := f.Node(tg.Name).ReadDir("/opt/kmemfix")
+			if len(entries) != 2 {
+				t.Errorf("temporary files left behind: %v", entries)
+			}
+		})
+	}
+}
+
+// TestHostileArgvThroughTransport: the transport's quoting and the node's
+// parsing agree byte for byte, with and without sudo.
+func TestHostileArgvThroughTransport(t *testing.T) {
+	f, files := testFleet(t, Options{User: "kmemfix"})
+	installHelper(t, f, fakeBuild)
+	p := transportPool(t, files, nil)
+	argv := hostileArgv()
+	argv[0] = "echo"
+	argv = slices.DeleteFunc(argv, func(s string) bool { return strings.ContainsRune(s, 0) })
+	for _, sudo := range []bool{true, false} {
+		tg := target(f.Nodes()[0])
+		tg.Sudo = sudo
+		res, err := p.Exec(context.Background(), tg, append([]string{helperPath}, argv...), transport.ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sudo {
+			if res.ExitCode != 1 || !strings.Contains(string(res.Stderr), "needs root") {
+				t.Errorf("without sudo: %+v", res)
+			}
+			continue
+		}
+		var got []string
+		if err := json.Unmarshal(res.Stdout, &got); err != nil || !slices.Equal(got, argv[1:]) {
+			t.Errorf("helper got %q (%v), want %q", got, err, argv[1:])
+		}
+	}
+}
+
+// TestCancelThroughTransport: canceling the caller's context stops the
+// command on the node (the transport kills its process group) and returns.
+func TestCancelThroughTransport(t *testing.T) {
+	f, files := testFleet(t, Options{User: "kmemfix"})
+	installHelper(t, f, fakeBuild)
+	p := transportPool(t, files, func(c *transport.Config) { c.CancelGrace = 5 * time.Second })
+	ctx, cancel := context.WithCancel(context.Background())
+	var lines []string
+	var mu sync.Mutex
+	started := make(chan struct{})
+	go func() { <-started; cancel() }()
+	res, err := p.Exec(ctx, target(f.Nodes()[0]), []string{helperPath, "wait"}, transport.ExecOptions{StderrLine: func(s string) {
+		mu.Lock()
+		lines = append(lines, s)
+		mu.Unlock()
+	}, Stdin: startedReader{started}})
+	if transport.Classify(err) != transport.ClassCanceled {
+		t.Fatalf("Exec: %+v %v, want canceled", res, err)
+	}
+	h := f.byName[f.Nodes()[0].Name]
+	h.procMu.Lock()
+	left := len(h.procs)
+	h.procMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d simulated processes still running after the cancel", left)
+	}
+}
+
+// startedReader closes started when the command reads its stdin, i.e.
+// once it runs, then reports EOF.
+type startedReader struct{ started chan struct{} }
+
+func (r startedReader) Read([]byte) (int, error) {
+	select {
+	case <-r.started:
+	default:
+		close(r.started)
+	}
+	return 0, io.EOF
+}
+
+func bytesReaderAt(b []byte) io.ReaderAt { return bytes.NewReader(b) }
