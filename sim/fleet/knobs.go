@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,8 @@ func ParseOverride(s string) (Override, error) {
 		if p, err := strconv.ParseFloat(pct, 64); err != nil || p < 0 || p > 100 {
 			return Override{}, fmt.Errorf("fleet: override %q: %q is not a percentage from 0 to 100", s, nodes)
 		}
+	} else if _, err := path.Match(nodes, ""); err != nil {
+		return Override{}, fmt.Errorf("fleet: override %q: node pattern %q: %w", s, nodes, err)
 	}
 	set, err := ParseKnobs(knobs)
 	if err != nil {

@@ -229,6 +229,7 @@ func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, 
 		return
 	}
 	code, helperRan := h.exec(ctx, proc, user, line, ch, ch, ch.Stderr())
+	h.exit(proc) // the process is gone before its exit is reported, as with sshd
 	if d := h.spec.Faults.DropExec; d > 0 && n == int64(d) {
 		conn.Close() // the command ran; its exit status never arrives
 		return
