@@ -8,18 +8,31 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/kmemfix/kmemfix/node"
 )
 
 // builtin is a coreutils command a simulated node offers, enough for what
-// an uploader runs (sha256sum, uname -m, mkdir -p, mv, rm, chmod, cat, test).
-type builtin func(h *host, args []string, stdout, stderr io.Writer) int
+// an uploader runs (sha256sum, uname -m, dd, mkdir -p, mv, rm, chmod, stat,
+// cat, test, kill, and sh -c for the transport's known scripts).
+type builtin func(e *cmdEnv, args []string) int
+
+// cmdEnv is what a builtin runs with: the node, its filesystem with the
+// caller's permissions, and the session's streams.
+type cmdEnv struct {
+	h      *host
+	sys    node.System
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
 
 var builtins map[string]builtin
 
 func init() {
 	builtins = map[string]builtin{
-		"true":      func(*host, []string, io.Writer, io.Writer) int { return 0 },
-		"false":     func(*host, []string, io.Writer, io.Writer) int { return 1 },
+		"true":      func(*cmdEnv, []string) int { return 0 },
+		"false":     func(*cmdEnv, []string) int { return 1 },
 		"uname":     uname,
 		"sha256sum": sha256sum,
 		"cat":       cat,
@@ -29,6 +42,8 @@ func init() {
 		"chmod":     chmod,
 		"test":      test,
 		"kill":      killBuiltin,
+		"dd":        ddBuiltin,
+		"sync":      func(*cmdEnv, []string) int { return 0 },
 		"sh":        shBuiltin,
 		"stat":      stat,
 	}
@@ -56,8 +71,8 @@ func operands(tool string, args []string, known string, stderr io.Writer) (flags
 	return flags, nil, true
 }
 
-func uname(h *host, args []string, stdout, stderr io.Writer) int {
-	flags, ops, ok := operands("uname", args, "amrsn", stderr)
+func uname(e *cmdEnv, args []string) int {
+	flags, ops, ok := operands("uname", args, "amrsn", e.stderr)
 	if !ok || len(ops) > 0 {
 		return 1
 	}
@@ -66,21 +81,21 @@ func uname(h *host, args []string, stdout, stderr io.Writer) int {
 		out = append(out, "Linux")
 	}
 	if flags['a'] || flags['n'] {
-		out = append(out, h.name)
+		out = append(out, e.h.name)
 	}
 	if flags['a'] || flags['r'] {
-		release, err := h.sys.ReadFile("/proc/sys/kernel/osrelease")
+		release, err := e.sys.ReadFile("/proc/sys/kernel/osrelease")
 		if err != nil {
-			fmt.Fprintf(stderr, "uname: cannot get system name: %s\n", errText(err))
+			fmt.Fprintf(e.stderr, "uname: cannot get system name: %s\n", errText(err))
 			return 1
 		}
 		out = append(out, strings.TrimSpace(string(release)))
 	}
 	if flags['a'] || flags['m'] {
-		m, _ := unameMachine(h.spec.Arch)
+		m, _ := unameMachine(e.h.spec.Arch)
 		out = append(out, m)
 	}
-	fmt.Fprintln(stdout, strings.Join(out, " "))
+	fmt.Fprintln(e.stdout, strings.Join(out, " "))
 	return 0
 }
 
@@ -95,44 +110,44 @@ func unameMachine(arch string) (string, error) {
 	return "", fmt.Errorf("fleet: architecture %q not simulated: use amd64 or arm64", arch)
 }
 
-func sha256sum(h *host, args []string, stdout, stderr io.Writer) int {
-	_, ops, ok := operands("sha256sum", args, "b", stderr)
+func sha256sum(e *cmdEnv, args []string) int {
+	_, ops, ok := operands("sha256sum", args, "b", e.stderr)
 	if !ok || len(ops) == 0 {
 		return 1
 	}
 	code := 0
 	for _, p := range ops {
-		sum, err := fileSHA256(h, p)
+		sum, err := fileSHA256(e.sys, p)
 		if err != nil {
-			fmt.Fprintf(stderr, "sha256sum: %s: %s\n", p, errText(err))
+			fmt.Fprintf(e.stderr, "sha256sum: %s: %s\n", p, errText(err))
 			code = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%s  %s\n", sum, p)
+		fmt.Fprintf(e.stdout, "%s  %s\n", sum, p)
 	}
 	return code
 }
 
-func cat(h *host, args []string, stdout, stderr io.Writer) int {
-	_, ops, ok := operands("cat", args, "", stderr)
+func cat(e *cmdEnv, args []string) int {
+	_, ops, ok := operands("cat", args, "", e.stderr)
 	if !ok {
 		return 1
 	}
 	code := 0
 	for _, p := range ops {
-		data, err := h.sys.ReadFile(p)
+		data, err := e.sys.ReadFile(p)
 		if err != nil {
-			fmt.Fprintf(stderr, "cat: %s: %s\n", p, errText(err))
+			fmt.Fprintf(e.stderr, "cat: %s: %s\n", p, errText(err))
 			code = 1
 			continue
 		}
-		_, _ = stdout.Write(data)
+		_, _ = e.stdout.Write(data)
 	}
 	return code
 }
 
-func mkdir(h *host, args []string, _, stderr io.Writer) int {
-	flags, ops, ok := operands("mkdir", args, "p", stderr)
+func mkdir(e *cmdEnv, args []string) int {
+	flags, ops, ok := operands("mkdir", args, "p", e.stderr)
 	if !ok || len(ops) == 0 {
 		return 1
 	}
@@ -140,83 +155,83 @@ func mkdir(h *host, args []string, _, stderr io.Writer) int {
 	for _, p := range ops {
 		var err error
 		if flags['p'] {
-			err = h.sys.MkdirAll(p)
+			err = e.sys.MkdirAll(p)
 		} else {
-			err = h.sys.Mkdir(p)
+			err = e.sys.Mkdir(p)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "mkdir: cannot create directory '%s': %s\n", p, errText(err))
+			fmt.Fprintf(e.stderr, "mkdir: cannot create directory '%s': %s\n", p, errText(err))
 			code = 1
 		}
 	}
 	return code
 }
 
-func mv(h *host, args []string, _, stderr io.Writer) int {
-	_, ops, ok := operands("mv", args, "fT", stderr)
+func mv(e *cmdEnv, args []string) int {
+	_, ops, ok := operands("mv", args, "fT", e.stderr)
 	if !ok || len(ops) != 2 {
-		fmt.Fprintln(stderr, "mv: want exactly SOURCE DEST (the simulated mv takes no more)")
+		fmt.Fprintln(e.stderr, "mv: want exactly SOURCE DEST (the simulated mv takes no more)")
 		return 1
 	}
-	if err := h.sys.Rename(ops[0], ops[1]); err != nil {
-		fmt.Fprintf(stderr, "mv: cannot move '%s' to '%s': %s\n", ops[0], ops[1], errText(err))
+	if err := e.sys.Rename(ops[0], ops[1]); err != nil {
+		fmt.Fprintf(e.stderr, "mv: cannot move '%s' to '%s': %s\n", ops[0], ops[1], errText(err))
 		return 1
 	}
-	h.shas.forget(ops[1])
+	e.h.shas.forget(ops[1])
 	return 0
 }
 
-func rm(h *host, args []string, _, stderr io.Writer) int {
-	flags, ops, ok := operands("rm", args, "f", stderr)
+func rm(e *cmdEnv, args []string) int {
+	flags, ops, ok := operands("rm", args, "f", e.stderr)
 	if !ok {
 		return 1
 	}
 	code := 0
 	for _, p := range ops {
-		err := h.sys.Remove(p)
+		err := e.sys.Remove(p)
 		if err != nil && !(flags['f'] && errors.Is(err, fs.ErrNotExist)) {
-			fmt.Fprintf(stderr, "rm: cannot remove '%s': %s\n", p, errText(err))
+			fmt.Fprintf(e.stderr, "rm: cannot remove '%s': %s\n", p, errText(err))
 			code = 1
 		}
-		h.shas.forget(p)
+		e.h.shas.forget(p)
 	}
 	return code
 }
 
-func chmod(h *host, args []string, _, stderr io.Writer) int {
+func chmod(e *cmdEnv, args []string) int {
 	if len(args) == 3 && args[0] == "--" {
 		args = args[1:]
 	} else if len(args) == 3 && args[1] == "--" {
 		args = []string{args[0], args[2]}
 	}
 	if len(args) != 2 {
-		fmt.Fprintln(stderr, "chmod: want an octal MODE and one FILE (the simulated chmod takes no more)")
+		fmt.Fprintln(e.stderr, "chmod: want an octal MODE and one FILE (the simulated chmod takes no more)")
 		return 1
 	}
 	mode, err := strconv.ParseUint(args[0], 8, 32)
 	if err != nil || mode > 0o7777 {
-		fmt.Fprintf(stderr, "chmod: invalid mode: '%s'\n", args[0])
+		fmt.Fprintf(e.stderr, "chmod: invalid mode: '%s'\n", args[0])
 		return 1
 	}
-	data, err := h.sys.ReadFile(args[1])
+	data, err := e.sys.ReadFile(args[1])
 	if err == nil {
-		err = h.sys.WriteFileAtomic(args[1], bytes.NewReader(data), fs.FileMode(mode).Perm())
-		h.shas.forget(args[1])
+		err = e.sys.WriteFileAtomic(args[1], bytes.NewReader(data), fs.FileMode(mode).Perm())
+		e.h.shas.forget(args[1])
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "chmod: cannot access '%s': %s\n", args[1], errText(err))
+		fmt.Fprintf(e.stderr, "chmod: cannot access '%s': %s\n", args[1], errText(err))
 		return 1
 	}
 	return 0
 }
 
 // test supports the unary file tests an uploader asks: -e -f -d -x -s.
-func test(h *host, args []string, _, stderr io.Writer) int {
+func test(e *cmdEnv, args []string) int {
 	if len(args) != 2 || len(args[0]) != 2 || args[0][0] != '-' {
-		fmt.Fprintln(stderr, "test: only `test -e|-f|-d|-x|-s FILE` is simulated")
+		fmt.Fprintln(e.stderr, "test: only `test -e|-f|-d|-x|-s FILE` is simulated")
 		return 2
 	}
-	info, err := h.sys.Stat(args[1])
+	info, err := e.sys.Stat(args[1])
 	if err != nil {
 		return 1
 	}
@@ -233,7 +248,7 @@ func test(h *host, args []string, _, stderr io.Writer) int {
 	case 's':
 		ok = info.Size() > 0
 	default:
-		fmt.Fprintf(stderr, "test: %s: unary operator not simulated\n", args[0])
+		fmt.Fprintf(e.stderr, "test: %s: unary operator not simulated\n", args[0])
 		return 2
 	}
 	if ok {

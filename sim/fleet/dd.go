@@ -9,14 +9,14 @@ import (
 	"strings"
 )
 
-// maxDDBytes bounds what dd reads from stdin into a node's memory.
+// maxDDBytes bounds what dd reads from e.stdin into a node's memory.
 const maxDDBytes = 1 << 30
 
-// ddBuiltin is dd(1) as an uploader uses it: stdin to of=FILE, with
+// ddBuiltin is dd(1) as an uploader uses it: e.stdin to of=FILE, with
 // conv=excl (fail if FILE exists) and conv=fsync accepted, bs= ignored,
 // status=none silencing the transfer summary. The file is committed once
-// stdin ends (mode 0644, as dd creates files under umask 022).
-func ddBuiltin(h *host, args []string, stdin io.Reader, stderr io.Writer) int {
+// e.stdin ends (mode 0644, as dd creates files under umask 022).
+func ddBuiltin(e *cmdEnv, args []string) int {
 	var (
 		of     string
 		excl   bool
@@ -26,7 +26,7 @@ func ddBuiltin(h *host, args []string, stdin io.Reader, stderr io.Writer) int {
 		k, v, ok := strings.Cut(a, "=")
 		switch {
 		case !ok:
-			fmt.Fprintf(stderr, "dd: unrecognized operand '%s'\n", a)
+			fmt.Fprintf(e.stderr, "dd: unrecognized operand '%s'\n", a)
 			return 1
 		case k == "of":
 			of = v
@@ -40,43 +40,43 @@ func ddBuiltin(h *host, args []string, stdin io.Reader, stderr io.Writer) int {
 					excl = true
 				case "fsync", "fdatasync":
 				default:
-					fmt.Fprintf(stderr, "dd: conv=%s is not simulated\n", c)
+					fmt.Fprintf(e.stderr, "dd: conv=%s is not simulated\n", c)
 					return 1
 				}
 			}
 		default:
-			fmt.Fprintf(stderr, "dd: operand %s= is not simulated (only of, bs, conv, status)\n", k)
+			fmt.Fprintf(e.stderr, "dd: operand %s= is not simulated (only of, bs, conv, status)\n", k)
 			return 1
 		}
 	}
 	if of == "" {
-		fmt.Fprintln(stderr, "dd: the simulated dd writes to of=FILE only")
+		fmt.Fprintln(e.stderr, "dd: the simulated dd writes to of=FILE only")
 		return 1
 	}
-	if _, err := h.sys.Stat(of); err == nil && excl {
-		fmt.Fprintf(stderr, "dd: failed to open '%s': File exists\n", of)
+	if _, err := e.sys.Stat(of); err == nil && excl {
+		fmt.Fprintf(e.stderr, "dd: failed to open '%s': File exists\n", of)
 		return 1
 	}
-	if info, err := h.sys.Stat(path.Dir(of)); err != nil || !info.IsDir() {
-		fmt.Fprintf(stderr, "dd: failed to open '%s': No such file or directory\n", of)
+	if info, err := e.sys.Stat(path.Dir(of)); err != nil || !info.IsDir() {
+		fmt.Fprintf(e.stderr, "dd: failed to open '%s': No such file or directory\n", of)
 		return 1
 	}
-	data, err := io.ReadAll(io.LimitReader(stdin, maxDDBytes+1))
+	data, err := io.ReadAll(io.LimitReader(e.stdin, maxDDBytes+1))
 	if err != nil {
-		fmt.Fprintf(stderr, "dd: error reading standard input: %v\n", err)
+		fmt.Fprintf(e.stderr, "dd: error reading standard input: %v\n", err)
 		return 1
 	}
 	if len(data) > maxDDBytes {
-		fmt.Fprintf(stderr, "dd: error writing '%s': No space left on device\n", of)
+		fmt.Fprintf(e.stderr, "dd: error writing '%s': No space left on device\n", of)
 		return 1
 	}
-	if err := h.sys.WriteFileAtomic(of, bytes.NewReader(data), fs.FileMode(0o644)); err != nil {
-		fmt.Fprintf(stderr, "dd: error writing '%s': %s\n", of, errText(err))
+	if err := e.sys.WriteFileAtomic(of, bytes.NewReader(data), fs.FileMode(0o644)); err != nil {
+		fmt.Fprintf(e.stderr, "dd: error writing '%s': %s\n", of, errText(err))
 		return 1
 	}
-	h.shas.forget(of)
+	e.h.shas.forget(of)
 	if !silent {
-		fmt.Fprintf(stderr, "%d bytes copied\n", len(data))
+		fmt.Fprintf(e.stderr, "%d bytes copied\n", len(data))
 	}
 	return 0
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kmemfix/kmemfix/node"
 )
 
 // exec runs one command line the way a node's login shell would run a
@@ -36,11 +38,12 @@ func (h *host) exec(ctx context.Context, proc *process, user, line string, stdin
 		}
 		root = true
 	}
-	if path.Base(argv[0]) == "dd" && (!strings.Contains(argv[0], "/") || inSystemPath(argv[0])) {
-		return ddBuiltin(h, argv[1:], stdin, stderr), false
-	}
 	if b, ok := builtins[path.Base(argv[0])]; ok && (!strings.Contains(argv[0], "/") || inSystemPath(argv[0])) {
-		return b(h, argv[1:], stdout, stderr), false
+		env := &cmdEnv{h: h, sys: h.sys, stdin: stdin, stdout: stdout, stderr: stderr}
+		if !root {
+			env.sys = &userSystem{System: h.sys, user: user}
+		}
+		return b(env, argv[1:]), false
 	}
 	if !strings.Contains(argv[0], "/") {
 		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
@@ -145,7 +148,7 @@ func (c *shaCache) sum(h *host, p string, info fs.FileInfo) (string, error) {
 	if ok && e.size == info.Size() && e.mod.Equal(info.ModTime()) {
 		return e.sum, nil
 	}
-	sum, err := fileSHA256(h, p)
+	sum, err := fileSHA256(h.sys, p)
 	if err != nil {
 		return "", err
 	}
@@ -158,8 +161,8 @@ func (c *shaCache) sum(h *host, p string, info fs.FileInfo) (string, error) {
 	return sum, nil
 }
 
-func fileSHA256(h *host, p string) (string, error) {
-	rc, err := h.sys.Open(p)
+func fileSHA256(sys node.System, p string) (string, error) {
+	rc, err := sys.Open(p)
 	if err != nil {
 		return "", err
 	}

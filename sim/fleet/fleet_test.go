@@ -185,7 +185,24 @@ func TestSudo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	uploadFile(t, c, helperPath, fakeBuild, 0o755)
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Create(helperPath); !errors.Is(err, os.ErrPermission) {
+		t.Errorf("SFTP write to %s as a non-root user: %v, want permission denied", helperPath, err)
+	}
+	uploadFile(t, c, "/home/kmemfix/own-file", []byte("x"), 0o644) // its home is writable
+	sc.Close()
+	if o := runStdin(t, c, quoteArgv([]string{"dd", "of=" + helperPath}), "x"); o.code != 1 || !strings.Contains(o.stderr, "Permission denied") {
+		t.Errorf("dd without sudo: %+v", o)
+	}
+	if o := runStdin(t, c, "sudo -n -- "+quoteArgv([]string{"dd", "of=" + helperPath, "status=none"}), string(fakeBuild)); o.code != 0 {
+		t.Fatalf("sudo dd: %+v", o)
+	}
+	if o := run(t, c, "sudo -n -- "+quoteArgv([]string{"chmod", "755", helperPath})); o.code != 0 {
+		t.Fatalf("sudo chmod: %+v", o)
+	}
 	line := quoteArgv([]string{helperPath, "echo", "hi"})
 	if o := run(t, c, line); o.code != 1 || !strings.Contains(o.stderr, "needs root") {
 		t.Errorf("without sudo: %+v", o)
@@ -400,7 +417,10 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f, err := Start(context.Background(), Options{Nodes: 3, Helper: fakeHelper, HelperSHA256s: []string{sum(fakeBuild)},
-		Overrides: []Override{{Nodes: "node-002", Set: func(s *NodeSpec) { s.Faults.HandshakeHang = true }}}})
+		Overrides: []Override{
+			{Nodes: "node-001", Set: func(s *NodeSpec) { s.ExecLatency = time.Hour }},
+			{Nodes: "node-002", Set: func(s *NodeSpec) { s.Faults.HandshakeHang = true }},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,6 +451,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slow, _ := c1.NewSession()
+	_ = slow.Start("true") // sleeps an hour of exec latency: Close cuts it short
 
 	f.Close()
 	// Close returned: not one goroutine of the fleet is left, even with

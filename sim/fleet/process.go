@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +68,7 @@ func (h *host) exit(p *process) {
 }
 
 // killBuiltin is kill(1) for simulated processes: kill [-s SIG | -SIG] [--] [-]PID...
-func killBuiltin(h *host, args []string, _, stderr io.Writer) int {
+func killBuiltin(e *cmdEnv, args []string) int {
 	sig := "TERM"
 	switch {
 	case len(args) >= 2 && args[0] == "-s":
@@ -81,22 +80,22 @@ func killBuiltin(h *host, args []string, _, stderr io.Writer) int {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "kill: usage: kill [-s sigspec | -sigspec] pid ...")
+		fmt.Fprintln(e.stderr, "kill: usage: kill [-s sigspec | -sigspec] pid ...")
 		return 2
 	}
 	code := 0
 	for _, a := range args {
 		pid, err := strconv.Atoi(strings.TrimPrefix(a, "-")) // -PGID: the group is the process here
 		if err != nil {
-			fmt.Fprintf(stderr, "kill: %s: arguments must be process or job IDs\n", a)
+			fmt.Fprintf(e.stderr, "kill: %s: arguments must be process or job IDs\n", a)
 			code = 1
 			continue
 		}
-		h.procMu.Lock()
-		p := h.procs[pid]
-		h.procMu.Unlock()
+		e.h.procMu.Lock()
+		p := e.h.procs[pid]
+		e.h.procMu.Unlock()
 		if p == nil {
-			fmt.Fprintf(stderr, "kill: (%s) - No such process\n", a)
+			fmt.Fprintf(e.stderr, "kill: (%s) - No such process\n", a)
 			code = 1
 			continue
 		}

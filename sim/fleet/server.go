@@ -188,7 +188,7 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 			done = make(chan struct{})
 			go func() {
 				defer close(done)
-				h.serveSFTP(ch)
+				h.serveSFTP(ch, sconn.User())
 			}()
 		case req.Type == "signal":
 			var p struct{ Signal string }
@@ -209,9 +209,13 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 	ch.Close()
 }
 
-func (h *host) serveSFTP(ch ssh.Channel) {
+func (h *host) serveSFTP(ch ssh.Channel, user string) {
 	defer ch.Close()
-	files := newSFTPFS(h.sys, h.shas.forget)
+	var sys node.System = h.sys
+	if user != "root" {
+		sys = &userSystem{System: h.sys, user: user}
+	}
+	files := newSFTPFS(sys, h.shas.forget)
 	srv := sftp.NewRequestServer(newFsyncFilter(ch, files.fsyncPath), files.handlers())
 	_ = srv.Serve() // io.EOF when the client closes
 	_ = srv.Close()

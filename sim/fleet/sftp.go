@@ -52,6 +52,11 @@ func (s *sftpFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 // OpenFile opens a file for reading and writing.
 func (s *sftpFS) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
 	flags := r.Pflags()
+	if u, ok := s.sys.(*userSystem); ok {
+		if err := u.check("open", r.Filepath); err != nil {
+			return nil, err
+		}
+	}
 	info, err := s.sys.Stat(r.Filepath)
 	exists := err == nil
 	switch {
