@@ -28,8 +28,9 @@ type Fleet struct {
 	clientKey ed25519.PrivateKey
 	clientPub ssh.PublicKey
 
-	hosts  []*host
-	byName map[string]*host
+	hosts    []*host
+	byName   map[string]*host
+	reserved []net.Listener // ports of unreachable nodes, held during Start
 
 	// ctx is the fleet's lifetime, not a request's: commands running when
 	// Close is called see it canceled.
@@ -78,6 +79,10 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		f.hosts = append(f.hosts, h)
 		f.byName[name] = h
 	}
+	for _, ln := range f.reserved {
+		ln.Close()
+	}
+	f.reserved = nil
 	return f, nil
 }
 
@@ -115,7 +120,9 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 	}
 	h.addr = ln.Addr().(*net.TCPAddr)
 	if spec.Faults.Unreachable {
-		ln.Close() // the port stays assigned to the node and refuses connections
+		// The port stays assigned to the node and refuses connections. It is
+		// closed once every node listens, so no other node gets it.
+		f.reserved = append(f.reserved, ln)
 		return h, nil
 	}
 	h.listener = ln
@@ -179,6 +186,9 @@ func (f *Fleet) Close() error {
 	f.closeOnce.Do(func() {
 		if f.cancel != nil {
 			f.cancel()
+		}
+		for _, ln := range f.reserved {
+			ln.Close()
 		}
 		for _, h := range f.hosts {
 			if h.listener != nil {

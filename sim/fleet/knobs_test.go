@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -127,4 +128,21 @@ func (w *lineWatch) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+func TestFlagsHelpers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kmemfix-node-amd64")
+	if err := os.WriteFile(p, fakeBuild, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := Flags{Nodes: 1, InventoryOut: "x.yaml", Helpers: []string{p}}.Options()
+	if err != nil || len(opts.HelperSHA256s) != 1 || opts.HelperSHA256s[0] != sum(fakeBuild) {
+		t.Errorf("Options: %v %v, want the file's sha256", opts.HelperSHA256s, err)
+	}
+	if _, err := (Flags{Nodes: 1, InventoryOut: "x.yaml", Helpers: []string{p + ".missing"}}).Options(); err == nil || !strings.Contains(err.Error(), "make node-helper") {
+		t.Errorf("missing helper build: %v", err)
+	}
+	if _, err := (Flags{Nodes: 1}).Options(); err == nil || !strings.Contains(err.Error(), "--inventory-out") {
+		t.Errorf("no inventory path: %v", err)
+	}
 }

@@ -79,6 +79,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 			fmt.Fprintf(out, "  %s (port %d): %s\n", n.Name, n.Port, fl)
 		}
 	}
+	if len(opts.HelperSHA256s) == 0 || opts.Helper == nil {
+		fmt.Fprintln(out, "warning: no helper build accepted (--helper FILE): every helper exec will fail with exit 126")
+	}
 	fmt.Fprintf(out, "inventory:   %s\nknown_hosts: %s\nclient key:  %s\n", files.Inventory, files.KnownHosts, files.ClientKey)
 	fmt.Fprintf(out, "try: ssh -i %s -o UserKnownHostsFile=%s -p %d %s@127.0.0.1 uname -m\n", files.ClientKey, files.KnownHosts, first.Port, f.opts.User)
 	fmt.Fprintln(out, "running until interrupted (Ctrl-C)")
