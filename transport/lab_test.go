@@ -105,3 +105,5 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
