@@ -39,11 +39,19 @@ func (p *Procedure) Verify(ctx context.Context) (*VerifyResult, error) {
 		return nil, err
 	}
 	p.probeMkdir(problem)
-	if len(res.Problems) > 0 {
-		return res, &StepError{Code: CodeVerify, Message: fmt.Sprintf("%d differences from the snapshot, first: %s", len(res.Problems), res.Problems[0])}
+	if n := len(res.Problems); n > 0 {
+		first := res.Problems[0]
+		if n > maxProblems {
+			// Bounded: the result lands in workflow history.
+			res.Problems = append(res.Problems[:maxProblems], fmt.Sprintf("... and %d more", n-maxProblems))
+		}
+		return res, &StepError{Code: CodeVerify, Message: fmt.Sprintf("%d differences from the snapshot, first: %s", n, first)}
 	}
 	return res, nil
 }
+
+// maxProblems bounds the problems verify reports one by one.
+const maxProblems = 50
 
 func (p *Procedure) verifyDir(d DirState, res *VerifyResult, problem func(string, ...any)) error {
 	t := p.cfg.kubepods()
