@@ -141,7 +141,11 @@ func writeCSV(w io.Writer, inv *Inventory) error {
 	for _, n := range inv.Resolved() {
 		var ls []string
 		for _, k := range sortedKeys(n.Labels) {
-			ls = append(ls, k+"="+n.Labels[k])
+			v := n.Labels[k]
+			if strings.ContainsAny(k, "=;") || strings.Contains(v, ";") {
+				return fmt.Errorf("node %q: label %q=%q cannot be written as CSV k=v;k=v: use YAML for labels with '=' or ';'", n.Name, k, v)
+			}
+			ls = append(ls, k+"="+v)
 		}
 		row := []string{n.Name, n.Address, strconv.Itoa(n.Port), n.User}
 		if withArch {

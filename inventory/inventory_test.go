@@ -96,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 	inv := &Inventory{
 		Defaults: Defaults{User: "kmemfix", Port: 2200},
 		Nodes: []Node{
-			{Name: "node-1", Address: "127.0.0.1", Port: 40001, Labels: map[string]string{"sim.kubelet": "1.12.3", "note": "a: b, 'c' \"d\""}},
+			{Name: "node-1", Address: "127.0.0.1", Port: 40001, Labels: map[string]string{"sim.kubelet": "1.12.3", "note": "a: b, 'c' \"d\" e=f"}},
 			{Name: "yes", Address: "::1", User: "root", Arch: "arm64"},
 			{Name: "007", Address: "host.example", Port: 22},
 		},
@@ -122,6 +122,13 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if got, want := backCSV.Resolved(), inv.Resolved(); !reflect.DeepEqual(got, want) {
 		t.Errorf("CSV round trip:\n%#v\nwant\n%#v\nfile:\n%s", got, want, c.String())
+	}
+}
+
+func TestWriteCSVRefusesAmbiguousLabels(t *testing.T) {
+	inv := &Inventory{Nodes: []Node{{Name: "a", Address: "10.1.1.1", Labels: map[string]string{"k": "x;y"}}}}
+	if err := WriteCSV(&bytes.Buffer{}, inv); err == nil || !strings.Contains(err.Error(), "use YAML") {
+		t.Errorf("WriteCSV with a ';' in a label value: %v", err)
 	}
 }
 
