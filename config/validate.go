@@ -184,7 +184,7 @@ func (r Rollout) check(ps *problemList) {
 		ps.add("rollout.concurrency", "set at least 1 node at a time", "%d is below 1", r.Concurrency)
 	}
 	if _, _, err := ParseBudget(r.FailureBudget); err != nil {
-		ps.add("rollout.failureBudget", `set a count ("3") or a share of the nodes done ("2%")`, "%q %v", r.FailureBudget, err)
+		ps.add("rollout.failureBudget", `set a count ("3") or a share of each wave ("2%")`, "%q %v", r.FailureBudget, err)
 	}
 	if r.Soak < 0 {
 		ps.add("rollout.soak", `set 0 or a positive duration, e.g. "5m"`, "%s is negative", r.Soak)

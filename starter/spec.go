@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ func loadPlan(cfg *config.Config, f *startFlags, fs *pflag.FlagSet) (*plan, erro
 	}
 	if spec.Name != "" && !validName.MatchString(spec.Name) {
 		problems = append(problems, fmt.Sprintf("name: %q is not a valid rollout name; use letters, digits, '.', '_' and '-' (at most 200)", spec.Name))
+	}
+	if !spec.DryRun && (cfg.Node.ReplacementKubelet.Path == "" || cfg.Node.ReplacementKubelet.SHA256 == "") {
+		problems = append(problems, "node.replacementKubelet (config): path and sha256 are not both set; a rollout swaps kubelet for the build without kmem accounting: set both in the config file (or KMEMFIX_NODE_REPLACEMENTKUBELET_PATH/_SHA256), or pass --dry-run to survey only")
 	}
 	p := &plan{Spec: spec}
 	switch {
@@ -229,9 +233,13 @@ func readSpec(path string, spec *rolloutSpec) ([]string, map[string]int, error) 
 	case err == nil || errors.Is(err, io.EOF): // an empty file: all defaults
 		return nil, lines, nil
 	case errors.As(err, &te):
+		byLine := map[string]string{}
+		for k, l := range lines {
+			byLine[strconv.Itoa(l)] = k
+		}
 		var ps []string
 		for _, e := range te.Errors {
-			ps = append(ps, explainYAML(e))
+			ps = append(ps, explainYAML(e, byLine))
 		}
 		return ps, lines, nil
 	default:
@@ -263,7 +271,7 @@ var (
 )
 
 // explainYAML turns yaml.v3's decoding errors into what to do.
-func explainYAML(e string) string {
+func explainYAML(e string, keyAt map[string]string) string {
 	if m := unknownField.FindStringSubmatch(e); m != nil {
 		msg := fmt.Sprintf("line %s: %s is not a rollout spec key; use one of: %s", m[1], m[2], strings.Join(specKeys, ", "))
 		if s := nearest(m[2], specKeys); s != "" {
@@ -272,7 +280,7 @@ func explainYAML(e string) string {
 		return msg
 	}
 	if m := badValue.FindStringSubmatch(e); m != nil {
-		return fmt.Sprintf("line %s: %q is not a valid %s", m[1], m[2], goTypeWords(m[3]))
+		return fmt.Sprintf("line %s: %s: %q is not a valid %s", m[1], orWord(keyAt[m[1]], "value"), m[2], goTypeWords(m[3]))
 	}
 	return e
 }

@@ -1,17 +1,161 @@
 package starter
 
 import (
+	"encoding/csv"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
 
+	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/kmemfix/kmemfix/inventory"
+	"github.com/kmemfix/kmemfix/workflows"
 )
 
-func newSurveyCommand(*app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "survey",
-		Short: "Inspect every node of an inventory and report which are affected (not available in this build yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("survey is not available in this build yet")
+func newSurveyCommand(a *app) *cobra.Command {
+	var invPath string
+	var concurrency int
+	var asJSON, asCSV bool
+	cmd := &cobra.Command{
+		Use:   "survey -i INVENTORY",
+		Short: "Inspect every node of an inventory and report which are affected; changes nothing",
+		Long: `survey runs a rollout in survey mode: each node is inspected (kmem accounting
+of kubepods, css ids in use and leaked, headroom, kubelet) and nothing is
+changed. It waits for the end and prints one row per node, as a table, --json
+or --csv.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON && asCSV {
+				return usageError(errors.New("choose one of --json and --csv"))
+			}
+			cfg, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
+			inv, err := loadInventory(invPath)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("concurrency") {
+				concurrency = cfg.Rollout.Concurrency
+			}
+			id := workflows.RolloutWorkflowID("survey-" + newName())
+			in := &workflows.RolloutInput{
+				RolloutID: id, Mode: workflows.ModeSurvey, Inventory: inventoryNodes(inv.Resolved()),
+				Concurrency: []int{concurrency}, Settings: nodeSettings(cfg, cfg.Rollout),
+			}
+			if err := in.Validate(); err != nil {
+				return usageError(fmt.Errorf("survey input: %w", err))
+			}
+			c, cfg, err := a.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
+				ID: id, TaskQueue: cfg.Temporal.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				StaticSummary:            fmt.Sprintf("kmemfix survey of %d nodes", len(in.Inventory)),
+			}, workflows.RolloutWorkflowName, in)
+			if err != nil {
+				return fmt.Errorf("start survey: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Surveying %d node(s): %s\n", len(in.Inventory), orWord(workflowURL(cfg, id), id))
+			var p workflows.Progress
+			if err := run.Get(cmd.Context(), &p); err != nil {
+				return fmt.Errorf("survey %s: %w", id, err)
+			}
+			if p.Fleet == nil {
+				return fmt.Errorf("survey %s ended %s without a fleet picture", id, p.State)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(p.Fleet)
+			case asCSV:
+				return writeSurveyCSV(out, p.Fleet)
+			}
+			return writeSurveyTable(out, p.Fleet)
 		},
 	}
+	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file (YAML or CSV; required)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "nodes inspected at once (default rollout.concurrency)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	return cmd
+}
+
+func loadInventory(path string) (*inventory.Inventory, error) {
+	if path == "" {
+		return nil, usageError(errors.New("give the inventory with -i FILE (YAML or CSV)"))
+	}
+	inv, err := inventory.Load(path)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return inv, nil
+}
+
+var surveyColumns = []string{"node", "outcome", "verdict", "phase", "headroom", "required", "available", "leakedIDs", "reason"}
+
+func surveyRow(n workflows.SurveyNode) []string {
+	headroom := "unknown"
+	if n.Known {
+		headroom = "ok"
+		if n.Available < n.Required {
+			headroom = "short"
+		}
+	}
+	return []string{n.Node, string(n.Outcome), n.Verdict, n.Phase, headroom, strconv.Itoa(n.Required),
+		strconv.Itoa(n.Available), strconv.Itoa(n.LeakedIDs), n.Reason}
+}
+
+func writeSurveyCSV(w io.Writer, f *workflows.FleetPicture) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(surveyColumns)
+	for _, n := range f.Nodes {
+		_ = cw.Write(surveyRow(n))
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writeSurveyTable(w io.Writer, f *workflows.FleetPicture) error {
+	t := tablewriter.NewTable(w)
+	t.Header("Node", "Outcome", "Verdict", "Phase", "Headroom", "Required", "Available", "Leaked IDs", "Reason")
+	for _, n := range f.Nodes {
+		if err := t.Append(surveyRow(n)); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	var parts []string
+	for _, v := range sortedKeys(f.Verdicts) {
+		parts = append(parts, fmt.Sprintf("%s %d", v, f.Verdicts[v]))
+	}
+	if f.Unreachable > 0 {
+		parts = append(parts, fmt.Sprintf("unreachable %d", f.Unreachable))
+	}
+	_, err := fmt.Fprintf(w, "%d node(s): %s\n", len(f.Nodes), strings.Join(parts, ", "))
+	return err
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

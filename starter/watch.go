@@ -82,14 +82,8 @@ func (w *watcher) redraw(p *workflows.Progress) {
 func (w *watcher) plain(p *workflows.Progress, over bool) {
 	prev := w.last
 	if prev == nil {
-		prev = &workflows.Progress{}
+		prev = &workflows.Progress{State: p.State, Activity: p.Activity, PauseReason: p.PauseReason, AbortReason: p.AbortReason}
 		w.say("rollout %s: %s", w.id, headline(p))
-	} else {
-		if p.State != prev.State || p.PauseReason != prev.PauseReason || p.AbortReason != prev.AbortReason {
-			w.say("%s", headline(p))
-		} else if p.Activity != prev.Activity && p.Activity != "" {
-			w.say("%s", p.Activity)
-		}
 	}
 	for i, wv := range p.Waves {
 		var before workflows.WaveProgress
@@ -113,9 +107,14 @@ func (w *watcher) plain(p *workflows.Progress, over bool) {
 			w.say("node %s (wave %d) %s: %s", f.Node, f.Wave, f.Outcome, strings.Join(f.Reasons, "; "))
 		}
 	}
-	if over {
+	switch {
+	case over:
 		w.say("rollout %s ended %s: %s", w.id, p.State, countsLine(p.Counts))
 		w.say("%s", downLine(p.KubeletDown))
+	case p.State != prev.State || p.PauseReason != prev.PauseReason || p.AbortReason != prev.AbortReason:
+		w.say("%s", headline(p))
+	case p.Activity != prev.Activity && p.Activity != "":
+		w.say("%s", p.Activity)
 	}
 	w.last = p
 }
