@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -100,9 +101,14 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 		len(before), layout.containers, nprocs, report.Procs, backing, float64(report.Setup))
 
 	s := &scenario{plan: plan, h: &helper{flags: plan.HelperFlags, report: report}, rng: rng,
-		dirs: len(before), procs: report.Procs, report: report,
+		dirs: len(before), procs: report.Procs, report: report, newSHA: newSHA,
 		expect: expectations{kubeletFlavor: "nokmem", kubeletSHA: newSHA}}
-	smp := startSampler(before, 250*time.Millisecond)
+	var special []string
+	for _, rel := range layout.roleRels {
+		special = append(special, rel)
+	}
+	sort.Strings(special)
+	smp := startSampler(before, 500*time.Millisecond, 32, special)
 	switch plan.Kind {
 	case wire.KindProcedure:
 		s.runProcedure()

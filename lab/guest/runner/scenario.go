@@ -51,6 +51,7 @@ type scenario struct {
 	dirs    int
 	procs   int
 	report  *wire.Report
+	newSHA  string // sha256 of the staged replacement kubelet
 	expect  expectations
 	inspect map[string]any
 	failed  []string // runs that had to succeed and did not
@@ -111,9 +112,15 @@ func (s *scenario) runInterrupted() {
 // (itself interrupted once), kubelet restore, kubelet started.
 func (s *scenario) runCompensation() {
 	s.runInspect()
-	for _, st := range procedureSteps(s.expect.kubeletSHA)[:5] {
+	for _, st := range procedureSteps(s.newSHA)[:5] {
 		s.mustSucceed(st.args)
 	}
+	got, err := sha256File(kubeletBin)
+	var problems []string
+	if err != nil || got != s.newSHA {
+		problems = append(problems, fmt.Sprintf("%s sha256 %s (%v) after swap, want %s", kubeletBin, got, err, s.newSHA))
+	}
+	s.report.Checks = append(s.report.Checks, newCheck("kubelet-swapped-before-failure", problems, ""))
 	s.h.run([]string{"restore"}, runOpts{crashAt: max(1, s.procs/2)})
 	s.mustSucceed([]string{"restore"})
 	s.h.run([]string{"kubelet", "restore", "--binary", kubeletBin}, runOpts{crashAt: 1})
@@ -143,7 +150,7 @@ func crashPoints(total int, fractions []float64) []int {
 // start to rebuild end) and the kubelet's down time.
 func (s *scenario) forEachStep(fn func(step)) {
 	var migStart, downStart time.Time
-	for _, st := range procedureSteps(s.expect.kubeletSHA) {
+	for _, st := range procedureSteps(s.newSHA) {
 		switch {
 		case st.args[0] == "mirror":
 			migStart = time.Now()

@@ -1,0 +1,64 @@
+package lab
+
+import (
+	"testing"
+
+	"github.com/kmemfix/kmemfix/lab/guest/wire"
+)
+
+// bigNode is the lab's biggest node: 20 burstable, 8 best-effort and 12
+// guaranteed pods (the direct layout) of 3 containers each: 120 containers
+// in 40 pods, 163 cgroups, about 145 processes.
+var bigNode = wire.Node{BurstablePods: 20, BestEffortPods: 8, GuaranteedPods: 12, ContainersPerPod: 3, HogMiB: 48, CacheMiB: 16, Threads: 8}
+
+// smallNode is the node of the interrupted and compensation scenarios:
+// every special container, both layouts, 24 containers in 8 pods.
+var smallNode = wire.Node{BurstablePods: 4, BestEffortPods: 2, GuaranteedPods: 2, ContainersPerPod: 3, HogMiB: 32, CacheMiB: 8, Threads: 8}
+
+func TestProcedure(t *testing.T) {
+	res := boot(t, wire.Plan{Name: "procedure", Kind: wire.KindProcedure, Node: bigNode, Seed: 1})
+	logRuns(t, res)
+}
+
+func logRuns(t *testing.T, res *Result) {
+	t.Helper()
+	for _, r := range res.Report.Runs {
+		t.Logf("run %v crash=%d kill=%.2fs: exit %d ok=%t %s %.2fs %s", r.Args, r.CrashAt, float64(r.KilledAt), r.Exit, r.OK, r.ErrorCode, float64(r.Seconds), r.Message)
+	}
+}
+
+func TestInterruptedEveryStep(t *testing.T) {
+	res := boot(t, wire.Plan{Name: "interrupted", Kind: wire.KindInterrupted, Node: smallNode, Seed: 2,
+		CrashFractions: []float64{0, 0.5}, RandomKills: 1})
+	logRuns(t, res)
+	// --crash-after-ops N dies right before the (N+1)th mutating operation,
+	// so it cannot interrupt a step that has a single one (service stop and
+	// start, snapshot, run-commands): those run once with N=1 (complete)
+	// and again, which proves re-running a finished step is harmless. Every
+	// step with several operations must have been killed, and the tree
+	// steps past their first operation too.
+	crashed, crashedLate := map[string]int{}, map[string]int{}
+	for _, r := range res.Report.Runs {
+		if r.CrashAt > 0 && r.Exit == 137 {
+			crashed[r.Args[0]]++
+			if r.CrashAt > 1 {
+				crashedLate[r.Args[0]]++
+			}
+		}
+	}
+	for _, step := range []string{"kubelet", "mirror", "move", "commit", "rebuild"} {
+		if crashed[step] == 0 {
+			t.Errorf("no run of %s was killed by --crash-after-ops", step)
+		}
+	}
+	for _, step := range []string{"mirror", "move", "commit", "rebuild"} {
+		if crashedLate[step] == 0 {
+			t.Errorf("no run of %s was killed past its first operation", step)
+		}
+	}
+}
+
+func TestCompensation(t *testing.T) {
+	res := boot(t, wire.Plan{Name: "compensation", Kind: wire.KindCompensation, Node: smallNode, Seed: 3})
+	logRuns(t, res)
+}
