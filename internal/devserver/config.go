@@ -38,7 +38,8 @@ func pickServiceAddrs(frontend string) (serviceAddrs, error) {
 }
 
 // serverConfig is the static config of a single-host server on SQLite.
-func serverConfig(sqlConf *config.SQL, addrs serviceAddrs) *config.Config {
+// httpAPI is the frontend's HTTP API (and Nexus callback) address.
+func serverConfig(sqlConf *config.SQL, addrs serviceAddrs, httpAPI string) *config.Config {
 	frontend := addrs[primitives.FrontendService]
 	var c config.Config
 	c.Global.Membership.MaxJoinDuration = 30 * time.Second
@@ -54,7 +55,7 @@ func serverConfig(sqlConf *config.SQL, addrs serviceAddrs) *config.Config {
 		MasterClusterName:        clusterName,
 		CurrentClusterName:       clusterName,
 		ClusterInformation: map[string]cluster.ClusterInformation{
-			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend, HTTPAddress: httpAPI},
 		},
 	}
 	c.DCRedirectionPolicy.Policy = "noop"
@@ -62,6 +63,9 @@ func serverConfig(sqlConf *config.SQL, addrs serviceAddrs) *config.Config {
 	for svc, addr := range addrs {
 		c.Services[string(svc)] = config.Service{RPC: config.RPC{GRPCPort: portOf(addr), BindOnIP: hostOf(addr)}}
 	}
+	fe := c.Services[string(primitives.FrontendService)]
+	fe.RPC.HTTPPort = portOf(httpAPI)
+	c.Services[string(primitives.FrontendService)] = fe
 	c.Archival.History.State = "disabled"
 	c.Archival.Visibility.State = "disabled"
 	c.NamespaceDefaults.Archival.History.State = "disabled"

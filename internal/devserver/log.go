@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -13,6 +14,9 @@ import (
 type serverLogger struct {
 	log   *slog.Logger
 	level slog.Leveler
+	// quiet, once set, drops every record: while the services stop, each
+	// warns and errs about the others going away (Stop returns real failures).
+	quiet *atomic.Bool
 }
 
 var (
@@ -38,7 +42,7 @@ func (l serverLogger) SLog() *slog.Logger {
 
 func (l serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if level < l.level.Level() || !l.log.Enabled(ctx, level) {
+	if level < l.level.Level() || l.quiet.Load() || !l.log.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, len(tags))

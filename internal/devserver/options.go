@@ -70,6 +70,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.UIAddr == UIOff {
 		o.UIAddr = ""
 	}
+	o.FrontendAddr, o.UIAddr = loopbackName(o.FrontendAddr), loopbackName(o.UIAddr)
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
@@ -118,6 +119,14 @@ func (o Options) validate() error {
 // namespaces lists the main namespace first, then the extra ones.
 func (o Options) namespaces() []string {
 	return append([]string{o.Namespace}, o.ExtraNamespaces...)
+}
+
+// loopbackName turns "localhost:P" into "127.0.0.1:P": the server binds IPs.
+func loopbackName(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == "localhost" {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 func checkHostPort(addr string) error {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -19,6 +21,7 @@ type Server struct {
 	frontend string
 	temporal temporal.Server
 	ui       *uiServer
+	quiet    *atomic.Bool // silences the server's shutdown warnings
 
 	stopOnce sync.Once
 	stopErr  error
@@ -43,19 +46,23 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	httpAPI, err := resolvePort(net.JoinHostPort(hostOf(frontend), "0"))
+	if err != nil {
+		return nil, err
+	}
 	sqlConf, err := openStore(o)
 	if err != nil {
 		return nil, err
 	}
-	logger := serverLogger{log: o.Logger, level: o.LogLevel}
-	ts, err := newTemporalServer(serverConfig(sqlConf, addrs), addrs, logger)
+	logger := serverLogger{log: o.Logger, level: o.LogLevel, quiet: new(atomic.Bool)}
+	ts, err := newTemporalServer(serverConfig(sqlConf, addrs, httpAPI), addrs, logger)
 	if err != nil {
 		return nil, err
 	}
 	if err := ts.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start Temporal server (ports %v): %w", addrs, err)
 	}
-	s := &Server{opts: o, frontend: frontend, temporal: ts}
+	s := &Server{opts: o, frontend: frontend, temporal: ts, quiet: logger.quiet}
 	if err := s.prepareNamespaces(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
@@ -67,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	o.Logger.Info("temporal dev server started",
 		"frontend", frontend, "ui", s.UIURL(), "namespace", o.Namespace, "state", s.statePlace(),
 		"history", addrs[primitives.HistoryService], "matching", addrs[primitives.MatchingService],
-		"worker", addrs[primitives.WorkerService])
+		"worker", addrs[primitives.WorkerService], "http_api", httpAPI)
 	return s, nil
 }
 
@@ -101,6 +108,7 @@ func (s *Server) Stop() error {
 		if s.ui != nil {
 			errs = append(errs, s.ui.stop())
 		}
+		s.quiet.Store(true)
 		if err := s.temporal.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("devserver: stop Temporal server: %w", err))
 		}
