@@ -239,16 +239,15 @@ func (r *rollout) visibility(ctx workflow.Context, attrs bool) {
 
 func (r *rollout) details(ctx workflow.Context) {
 	w := min(r.s.Wave, len(r.ends)-1)
-	var b strings.Builder
-	fmt.Fprintf(&b, "**rollout** %s (%s) · **%s** · wave %d/%d · in flight %d", r.in.RolloutID, r.in.Mode, r.state(), w+1, len(r.ends), r.inFlight)
+	d := fmt.Sprintf("**rollout** %s (%s) · **%s** · wave %d/%d · in flight %d", r.in.RolloutID, r.in.Mode, r.state(), w+1, len(r.ends), r.inFlight)
 	if r.activity != "" {
-		fmt.Fprintf(&b, " · %s", r.activity)
+		d += " · " + r.activity
 	}
 	if r.s.Paused {
-		fmt.Fprintf(&b, "\n\n**paused** (%s): %s", r.s.PauseSource, r.s.PauseReason)
+		d += fmt.Sprintf("\n\n**paused** (%s): %s", r.s.PauseSource, r.s.PauseReason)
 	}
 	if r.s.Aborted {
-		fmt.Fprintf(&b, "\n\n**aborted**: %s", r.s.AbortReason)
+		d += "\n\n**aborted**: " + r.s.AbortReason
 	}
-	workflow.SetCurrentDetails(ctx, b.String())
+	workflow.SetCurrentDetails(ctx, d)
 }
