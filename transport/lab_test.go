@@ -17,14 +17,15 @@ import (
 
 // lab is a real sshd with a client key and a known_hosts file for it.
 type lab struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	key   sshdtest.Key
 	srv   *sshdtest.Server
 	known string
+	quiet bool // no debug log (benchmarks)
 }
 
-func newLab(t *testing.T, opts sshdtest.Options) *lab {
+func newLab(t testing.TB, opts sshdtest.Options) *lab {
 	t.Helper()
 	sshdtest.Require(t)
 	dir := t.TempDir()
@@ -40,7 +41,7 @@ func newLab(t *testing.T, opts sshdtest.Options) *lab {
 	return l
 }
 
-func writeFile(t *testing.T, name, content string) {
+func writeFile(t testing.TB, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -56,8 +57,15 @@ func (l *lab) config() transport.Config {
 		HandshakeTimeout:    10 * time.Second,
 		CancelGrace:         time.Second,
 		HandshakesPerSecond: 1000,
-		Logger:              slog.New(slog.NewTextHandler(testWriter{l.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:              l.logger(),
 	}
+}
+
+func (l *lab) logger() *slog.Logger {
+	if l.quiet {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{l.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func (l *lab) pool(mod func(*transport.Config)) *transport.Pool {
@@ -79,7 +87,7 @@ func (l *lab) target(i int) transport.Target {
 	return transport.Target{Name: "node-" + l.srv.Listen[i], Address: l.srv.Listen[i], Port: l.srv.Port, User: "root"}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

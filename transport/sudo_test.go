@@ -17,10 +17,11 @@ import (
 // created it).
 const sudoUser = "kmemfixsudo"
 
-func requireSudoUser(t *testing.T) {
+func requireSudoUser(t testing.TB) (sudoersFile string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a test user and a sudoers.d entry")
+		return ""
 	}
 	if _, err := exec.LookPath("sudo"); err != nil {
 		t.Fatalf("sudo not installed: apt-get install -y sudo (scripts/deps.sh must install it): %v", err)
@@ -42,6 +43,7 @@ func requireSudoUser(t *testing.T) {
 	if out, err := exec.Command("visudo", "-c", "-f", file).CombinedOutput(); err != nil {
 		t.Fatalf("sudoers entry rejected: %v: %s", err, out)
 	}
+	return file
 }
 
 func (l *lab) sudoTarget(i int) transport.Target {
