@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -155,5 +156,52 @@ func TestUploadContentReader(t *testing.T) {
 	out, err := p.Exec(context.Background(), l.target(0), []string{filepath.Join(dir, "x")}, transport.ExecOptions{})
 	if err != nil || string(out.Stdout) != "hi\n" {
 		t.Fatalf("uploaded script: %v %q %q", err, out.Stdout, out.Stderr)
+	}
+}
+
+// blockingContent serves its bytes once (the local checksum pass), then
+// cancels the upload on the first read of the transfer and blocks until the
+// cancellation is seen.
+type blockingContent struct {
+	data   []byte
+	ctx    context.Context
+	cancel context.CancelFunc
+	hashed int64
+}
+
+func (b *blockingContent) ReadAt(p []byte, off int64) (int, error) {
+	if b.hashed < int64(len(b.data)) {
+		n := copy(p, b.data[off:])
+		b.hashed += int64(n)
+		if off+int64(n) == int64(len(b.data)) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	b.cancel()
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func TestUploadCanceledLeavesNothing(t *testing.T) {
+	l := newLab(t, sshdtest.Options{})
+	requireSudoUser(t)
+	p := l.pool(nil)
+	for _, tg := range []transport.Target{l.target(0), l.sudoTarget(0)} {
+		dir := rootOnlyDir(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		data := bytes.Repeat([]byte("z"), 1<<20)
+		src := &blockingContent{data: data, ctx: ctx, cancel: cancel}
+		_, err := p.Upload(ctx, tg, transport.UploadRequest{Content: src, Size: int64(len(data)), RemotePath: filepath.Join(dir, "f"), Mode: 0o644})
+		if transport.Classify(err) != transport.ClassCanceled {
+			t.Fatalf("%s: %v, want Canceled", tg.User, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("%s: canceled upload left %v", tg.User, ents)
+		}
+		// The pool still works afterwards.
+		if _, err := p.Exec(context.Background(), tg, []string{"true"}, transport.ExecOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
