@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/kmemfix/kmemfix/workflows"
@@ -241,6 +242,10 @@ func newControlCommand(a *app, use, short, update string, nargs int, needReason 
 				Args:         []any{req(args, text)},
 				WaitForStage: client.WorkflowUpdateStageCompleted,
 			})
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				return fmt.Errorf("%s %s: the rollout is not running (%v): it has ended or the ID is wrong; see `kmemfix rollout list`", update, id, err)
+			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", update, id, err)
 			}
