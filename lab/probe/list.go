@@ -205,7 +205,7 @@ func knobProbes() []Probe {
 			err := write(e, "a", "memory.swappiness", "201")
 			return e.Read("a", "memory.swappiness"), err
 		}},
-		{"swappiness-0", "swappiness 0", func(e *Env) (string, error) {
+		{"swappiness-0", "swappiness 0 (the parent has use_hierarchy 1)", func(e *Env) (string, error) {
 			e.Mkdir("a")
 			err := write(e, "a", "memory.swappiness", "0")
 			return e.Read("a", "memory.swappiness"), err
@@ -220,7 +220,7 @@ func knobProbes() []Probe {
 			err := write(e, "a", "memory.move_charge_at_immigrate", "3")
 			return e.Read("a", "memory.move_charge_at_immigrate"), err
 		}},
-		{"oom-control-1", "oom_control 1", func(e *Env) (string, error) {
+		{"oom-control-1", "oom_control 1 (the parent has use_hierarchy 1)", func(e *Env) (string, error) {
 			e.Mkdir("a")
 			err := write(e, "a", "memory.oom_control", "1")
 			return oomKillDisable(e.Read("a", "memory.oom_control")), err
@@ -300,6 +300,23 @@ func chargeProbes() []Probe {
 	return []Probe{
 		{"move-charge-follows", "move a task charging 16 MiB anon into a cgroup with move_charge 1", move("1")},
 		{"move-charge-stays", "move a task charging 16 MiB anon into a cgroup with move_charge 0", move("0")},
+		{"move-charge-over-limit", "move a task charging 32 MiB anon into a cgroup limited to 16M with move_charge 1", func(e *Env) (string, error) {
+			e.Mkdir("src")
+			e.Mkdir("dst")
+			e.Write("dst", "memory.limit_in_bytes", "16777216")
+			e.Write("dst", "memory.move_charge_at_immigrate", "1")
+			pid := e.Spawn("src", 32)
+			err := write(e, "dst", "cgroup.procs", strconv.Itoa(pid))
+			return fmt.Sprintf("inSrc:%t inDst:%t", hasPID(e.Read("src", "cgroup.procs"), pid), hasPID(e.Read("dst", "cgroup.procs"), pid)), err
+		}},
+		{"move-over-limit-no-charge", "move a task charging 32 MiB anon into a cgroup limited to 16M with move_charge 0", func(e *Env) (string, error) {
+			e.Mkdir("src")
+			e.Mkdir("dst")
+			e.Write("dst", "memory.limit_in_bytes", "16777216")
+			pid := e.Spawn("src", 32)
+			err := write(e, "dst", "cgroup.procs", strconv.Itoa(pid))
+			return fmt.Sprintf("inSrc:%t inDst:%t", hasPID(e.Read("src", "cgroup.procs"), pid), hasPID(e.Read("dst", "cgroup.procs"), pid)), err
+		}},
 		{"hierarchy-usage", "a parent's usage includes its child's charge", func(e *Env) (string, error) {
 			e.Mkdir("p")
 			e.Mkdir("p/c")
