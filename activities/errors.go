@@ -17,6 +17,7 @@ const (
 	ErrTimeout     = "Timeout"     // retryable
 	ErrAuth        = "AuthFailed"  // not retryable: fix the credentials
 	ErrHostKey     = "HostKeyMismatch"
+	ErrHostUnknown = "HostKeyUnknown" // not in known_hosts: add it, then retry
 	ErrBadInput    = "BadInput"
 	ErrChecksum    = "ChecksumMismatch"
 	ErrTransport   = "Transport" // unclassified transport error, retryable

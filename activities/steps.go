@@ -32,7 +32,9 @@ type EnsureHelperResult struct {
 
 // EnsureHelper installs the worker's build of the helper on the node.
 func (a *Activities) EnsureHelper(ctx context.Context, in *EnsureHelperInput) (*EnsureHelperResult, error) {
+	hb := startHeartbeat(ctx)
 	path, err := a.Shell.EnsureHelper(ctx, in.Node)
+	hb.stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

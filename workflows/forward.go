@@ -98,7 +98,7 @@ func errorType(err error) string {
 
 func isTransport(t string) bool {
 	switch t {
-	case activities.ErrUnreachable, activities.ErrTimeout, activities.ErrTransport, activities.ErrAuth, activities.ErrHostKey:
+	case activities.ErrUnreachable, activities.ErrTimeout, activities.ErrTransport, activities.ErrAuth, activities.ErrHostKey, activities.ErrHostUnknown:
 		return true
 	}
 	return false

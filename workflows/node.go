@@ -166,6 +166,8 @@ func transportAdvice(t string) string {
 		return "Fix the SSH user or key for this node in the worker's configuration."
 	case activities.ErrHostKey:
 		return "The node's host key does not match known_hosts: check the node is the one you expect, then update known_hosts."
+	case activities.ErrHostUnknown:
+		return "The node's host key is in no known_hosts file: verify it and add it, then retry the node."
 	case activities.ErrBadInput:
 		return "Fix the node's address, port or user in the inventory."
 	}

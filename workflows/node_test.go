@@ -388,3 +388,15 @@ func compSteps(res *NodeResult) []Step {
 	}
 	return out
 }
+
+func TestNodeRebootDuringRollback(t *testing.T) {
+	f := newFakeNode(t)
+	f.failWith("Move", nonRetryable(activities.ErrNotConverged))
+	f.failWith("Restore", nonRetryable(activities.ErrRebooted))
+	res, err := f.run(nil)
+	require.NoError(t, err)
+	require.Equal(t, OutcomeRebooted, res.Outcome)
+	require.Equal(t, []string{"StartKubelet"}, f.afterFailure()[len(f.afterFailure())-1:])
+	require.Contains(t, res.Reasons[0], "move failed")
+	assertKubeletNotLeftStopped(t, f, res)
+}

@@ -12,7 +12,7 @@ import (
 // nonRetryable lists the error types never worth a retry, on top of the
 // NonRetryable flag the activities set themselves.
 var nonRetryableTypes = []string{
-	activities.ErrAuth, activities.ErrHostKey, activities.ErrBadInput, activities.ErrChecksum,
+	activities.ErrAuth, activities.ErrHostKey, activities.ErrHostUnknown, activities.ErrBadInput, activities.ErrChecksum,
 	activities.ErrRebooted, activities.ErrPastCommit, activities.ErrRefused, activities.ErrTreeChanged,
 	activities.ErrVerifyFailed, activities.ErrNeedsAttention, activities.ErrProtocol,
 }

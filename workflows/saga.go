@@ -185,6 +185,12 @@ func (w *nodeWorkflow) rollback(ctx workflow.Context, err error) (*NodeResult, e
 		c := w.comps[i]
 		w.setStep(dctx, c.step)
 		cerr := c.run(dctx)
+		if errorType(cerr) == activities.ErrRebooted {
+			// The node rebooted under the saga: the tree it would restore
+			// is gone; make sure kubelet runs and report the reboot.
+			w.res.Reasons = append(w.res.Reasons, cause)
+			return w.rebooted(ctx, cerr)
+		}
 		rec := CompensationRecord{Step: c.step, OK: cerr == nil}
 		if cerr != nil {
 			rec.Error = errMsg(cerr)
