@@ -54,3 +54,31 @@ func newBenchLab(b *testing.B) *lab {
 	l.quiet = true
 	return l
 }
+
+// BenchmarkSweep runs `true` on 3 real-sshd addresses x 20 targets each
+// (distinct users are not needed: the pool keys by user@addr, so this is 3
+// connections) at concurrency 10, and reports the sweep's figures.
+func BenchmarkSweep(b *testing.B) {
+	requireSudoUser(b)
+	l := newLab(b, sshdtest.Options{Listen: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}})
+	l.quiet = true
+	var targets []transport.Target
+	for range 20 {
+		for i := range 3 {
+			tg := l.target(i)
+			tg.User = sudoUser
+			targets = append(targets, tg)
+		}
+	}
+	for b.Loop() {
+		p := l.pool(nil)
+		rep := p.Sweep(context.Background(), targets, []string{"true"}, 10, nil)
+		if rep.Failed > 0 {
+			b.Fatalf("%+v", rep)
+		}
+		b.ReportMetric(float64(rep.P50.Microseconds()), "p50-µs")
+		b.ReportMetric(float64(rep.P99.Microseconds()), "p99-µs")
+		b.ReportMetric(rep.HandshakesPerSecond, "handshakes/s")
+		p.Close()
+	}
+}
