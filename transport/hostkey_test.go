@@ -146,3 +146,24 @@ func TestInsecureIgnoreHostKeyWarns(t *testing.T) {
 		t.Errorf("no warning logged for an unverified host key: %s", logs.String())
 	}
 }
+
+// TestKnownKeyTypeNegotiated: the node has ed25519 and RSA host keys but
+// known_hosts lists only its RSA key. Asking for whatever key the server
+// prefers would get the ed25519 one and report a false mismatch; the pool
+// asks for the key types on record.
+func TestKnownKeyTypeNegotiated(t *testing.T) {
+	l := newLab(t, sshdtest.Options{RSAHostKey: true})
+	writeFile(t, l.known, "["+l.srv.Listen[0]+"]:"+itoa(l.srv.Port)+" "+authorizedLine(l.srv.RSAKey)+"\n")
+	p := l.pool(nil)
+	if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Same with a pinned RSA key.
+	p = l.pool(func(c *transport.Config) {
+		c.KnownHostsFiles = nil
+		c.PinnedHostKeys = map[string][]string{"[" + l.srv.Listen[0] + "]:" + itoa(l.srv.Port): {authorizedLine(l.srv.RSAKey)}}
+	})
+	if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,4 +213,22 @@ func TestHandshakeRateLimit(t *testing.T) {
 	if _, err := p.Exec(ctx, l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestConnectionLostMidCommand(t *testing.T) {
+	l := newLab(t, sshdtest.Options{})
+	p := l.pool(nil)
+	marker := fmt.Sprintf("61.%d", time.Now().UnixNano()%1e9)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Exec(context.Background(), l.target(0), []string{"sleep", marker}, transport.ExecOptions{})
+		errc <- err
+	}()
+	waitFor(t, "remote sleep", func() bool { return running("sleep " + marker) })
+	signalAll(sshdChildren(t, l.srv.Pid()), syscall.SIGKILL)
+	err := <-errc
+	if !errors.Is(err, transport.ErrConnectionLost) || transport.Classify(err) != transport.ClassUnreachable {
+		t.Fatalf("got %v, want ErrConnectionLost (unreachable)", err)
+	}
+	exec.Command("pkill", "-x", "-f", "sleep "+marker).Run()
 }

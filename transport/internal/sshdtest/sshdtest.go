@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -81,6 +83,8 @@ type Options struct {
 	Listen []string
 	// Authorized are the public keys accepted for every user.
 	Authorized []ssh.PublicKey
+	// RSAHostKey adds an RSA host key next to the ed25519 one.
+	RSAHostKey bool
 	// Extra lines for sshd_config; they take precedence over the defaults.
 	Extra []string
 }
@@ -89,8 +93,9 @@ type Options struct {
 type Server struct {
 	Port    int
 	Listen  []string
-	HostKey ssh.PublicKey
-	Dir     string // world-readable folder with the config and keys
+	HostKey ssh.PublicKey // ed25519
+	RSAKey  ssh.PublicKey // when Options.RSAHostKey
+	Dir     string        // world-readable folder with the config and keys
 
 	cmd *exec.Cmd
 	log *lockedBuffer
@@ -116,6 +121,12 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	host := NewKey(t, dir, "ssh_host_ed25519_key", "")
+	hostKeys := []string{host.File}
+	var rsaPub ssh.PublicKey
+	if opts.RSAHostKey {
+		file, pub := newRSAKey(t, dir)
+		hostKeys, rsaPub = append(hostKeys, file), pub
+	}
 	var ak bytes.Buffer
 	for _, k := range opts.Authorized {
 		ak.Write(ssh.MarshalAuthorizedKey(k))
@@ -125,9 +136,9 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s := &Server{Listen: opts.Listen, HostKey: host.Signer.PublicKey(), Dir: dir, log: &lockedBuffer{}}
+		s := &Server{Listen: opts.Listen, HostKey: host.Signer.PublicKey(), RSAKey: rsaPub, Dir: dir, log: &lockedBuffer{}}
 		s.Port = freePort(t)
-		if lastErr = s.start(t, host.File, opts.Extra); lastErr == nil {
+		if lastErr = s.start(t, hostKeys, opts.Extra); lastErr == nil {
 			return s
 		}
 	}
@@ -144,7 +155,7 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (s *Server) start(t testing.TB, hostKeyFile string, extra []string) error {
+func (s *Server) start(t testing.TB, hostKeyFiles []string, extra []string) error {
 	var cfg strings.Builder
 	// sshd keeps the first value it reads for a keyword: extra lines go first.
 	for _, l := range extra {
@@ -157,8 +168,10 @@ func (s *Server) start(t testing.TB, hostKeyFile string, extra []string) error {
 	if _, err := os.Stat("/usr/lib/openssh/sftp-server"); err == nil {
 		sftp = "/usr/lib/openssh/sftp-server"
 	}
-	fmt.Fprintf(&cfg, `HostKey %s
-PidFile none
+	for _, k := range hostKeyFiles {
+		fmt.Fprintf(&cfg, "HostKey %s\n", k)
+	}
+	fmt.Fprintf(&cfg, `PidFile none
 AuthorizedKeysFile %s
 StrictModes no
 UsePAM no
@@ -171,7 +184,7 @@ LogLevel VERBOSE
 MaxStartups 200
 MaxSessions 50
 Subsystem sftp %s
-`, hostKeyFile, filepath.Join(s.Dir, "authorized_keys"), sftp)
+`, filepath.Join(s.Dir, "authorized_keys"), sftp)
 	cfgFile := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
 		return err
@@ -265,4 +278,24 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func newRSAKey(t testing.TB, dir string) (string, ssh.PublicKey) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ssh_host_rsa_key")
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, pub
 }
