@@ -48,7 +48,7 @@ func (f *limitFiles) WriteFile(p string, data []byte) error {
 }
 
 func (f *limitFiles) Run(context.Context, []string) (Command, error) { return Command{}, nil }
-func (f *limitFiles) Open(string) (io.ReadCloser, error)            { return nil, fs.ErrNotExist }
+func (f *limitFiles) Open(string) (io.ReadCloser, error)             { return nil, fs.ErrNotExist }
 
 // TestWriteLimitsOrder: raising and lowering both limits never passes
 // through a state the kernel refuses (limit > memsw).
