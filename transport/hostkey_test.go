@@ -148,22 +148,25 @@ func TestInsecureIgnoreHostKeyWarns(t *testing.T) {
 }
 
 // TestKnownKeyTypeNegotiated: the node has ed25519 and RSA host keys but
-// known_hosts lists only its RSA key. Asking for whatever key the server
-// prefers would get the ed25519 one and report a false mismatch; the pool
-// asks for the key types on record.
+// known_hosts lists only one of them. x/crypto prefers RSA by default, so
+// asking for whatever the server offers would get the RSA key for a host
+// known by its ed25519 key and report a false mismatch; the pool asks for
+// the key types on record.
 func TestKnownKeyTypeNegotiated(t *testing.T) {
 	l := newLab(t, sshdtest.Options{RSAHostKey: true})
-	writeFile(t, l.known, "["+l.srv.Listen[0]+"]:"+itoa(l.srv.Port)+" "+authorizedLine(l.srv.RSAKey)+"\n")
-	p := l.pool(nil)
-	if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// Same with a pinned RSA key.
-	p = l.pool(func(c *transport.Config) {
-		c.KnownHostsFiles = nil
-		c.PinnedHostKeys = map[string][]string{"[" + l.srv.Listen[0] + "]:" + itoa(l.srv.Port): {authorizedLine(l.srv.RSAKey)}}
-	})
-	if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
-		t.Fatal(err)
+	hostPort := "[" + l.srv.Listen[0] + "]:" + itoa(l.srv.Port)
+	for _, key := range []ssh.PublicKey{l.srv.HostKey, l.srv.RSAKey} {
+		writeFile(t, l.known, hostPort+" "+authorizedLine(key)+"\n")
+		p := l.pool(nil)
+		if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
+			t.Fatalf("known_hosts with only %s: %v", key.Type(), err)
+		}
+		p = l.pool(func(c *transport.Config) {
+			c.KnownHostsFiles = nil
+			c.PinnedHostKeys = map[string][]string{hostPort: {authorizedLine(key)}}
+		})
+		if _, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{}); err != nil {
+			t.Fatalf("pinned %s: %v", key.Type(), err)
+		}
 	}
 }
