@@ -23,18 +23,36 @@ const storeName = "sqlite-default"
 // frontend's host.
 type serviceAddrs map[primitives.ServiceName]string
 
-// pickServiceAddrs keeps the frontend address and picks free ports for the
-// history, matching and worker services.
-func pickServiceAddrs(frontend string) (serviceAddrs, error) {
-	addrs := serviceAddrs{primitives.FrontendService: frontend}
-	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
-		p, err := freePort(hostOf(frontend))
-		if err != nil {
-			return nil, err
-		}
-		addrs[svc] = net.JoinHostPort(hostOf(frontend), strconv.Itoa(p))
+// listenPlan is every address the server will listen on.
+type listenPlan struct {
+	services serviceAddrs
+	httpAPI  string // the frontend's HTTP API
+}
+
+// planListeners resolves the frontend address (port 0: a free port), checks
+// it is free, and picks free ports on its host for the other services.
+func planListeners(frontendAddr string) (listenPlan, error) {
+	host := hostOf(frontendAddr)
+	ports, err := freePorts(host, 5)
+	if err != nil {
+		return listenPlan{}, err
 	}
-	return addrs, nil
+	at := func(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+	frontend := frontendAddr
+	if portOf(frontend) == 0 {
+		frontend = at(ports[4])
+	} else if err := checkFree(frontend, "frontend"); err != nil {
+		return listenPlan{}, err
+	}
+	return listenPlan{
+		services: serviceAddrs{
+			primitives.FrontendService: frontend,
+			primitives.HistoryService:  at(ports[0]),
+			primitives.MatchingService: at(ports[1]),
+			primitives.WorkerService:   at(ports[2]),
+		},
+		httpAPI: at(ports[3]),
+	}, nil
 }
 
 // serverConfig is the static config of a single-host server on SQLite.

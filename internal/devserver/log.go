@@ -2,7 +2,9 @@ package devserver
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -29,11 +31,48 @@ func (l serverLogger) Info(msg string, tags ...tag.Tag)  { l.emit(slog.LevelInfo
 func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.emit(slog.LevelWarn, msg, tags) }
 func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 
-// DPanic, Panic and Fatal are logged as errors: an embedded server must not
-// take its host process down through its logger.
+// DPanic is logged as an error, as in the server's production logger.
 func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
-func (l serverLogger) Panic(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
-func (l serverLogger) Fatal(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
+
+// Panic and Fatal log an error and panic with a fatalError. The server's
+// code does not continue after them (its own logger exits the process on
+// Fatal): carrying on would only fail later, further from the cause. During
+// Start (a port taken, say) the panic is recovered and returned as an error.
+func (l serverLogger) Panic(msg string, tags ...tag.Tag) { l.fatal(msg, tags) }
+func (l serverLogger) Fatal(msg string, tags ...tag.Tag) { l.fatal(msg, tags) }
+
+func (l serverLogger) fatal(msg string, tags []tag.Tag) {
+	l.emit(slog.LevelError, msg, tags)
+	panic(fatalError{msg: msg, tags: tags})
+}
+
+// fatalError is what the server reported as fatal.
+type fatalError struct {
+	msg  string
+	tags []tag.Tag
+}
+
+func (e fatalError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.msg)
+	for _, t := range e.tags {
+		fmt.Fprintf(&b, " %s=%v", t.Key(), t.Value())
+	}
+	return b.String()
+}
+
+// recoverFatal turns a fatalError panic into *err; other panics go on.
+func recoverFatal(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := r.(fatalError); ok {
+		*err = fmt.Errorf("devserver: Temporal server failed: %w", f)
+		return
+	}
+	panic(r)
+}
 
 // SLog lets the server's own slog users (log.NewSlogLogger) share the logger.
 func (l serverLogger) SLog() *slog.Logger {

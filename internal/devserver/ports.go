@@ -6,33 +6,21 @@ import (
 	"strconv"
 )
 
-// resolvePort returns addr with a concrete port: port 0 is replaced by a
-// port that was free a moment ago on the same host. The Temporal server needs
-// numbers up front (they go into its cluster metadata), so a small race with
-// other processes remains; Start reports a bind failure clearly.
-func resolvePort(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
+// freePorts returns n distinct TCP ports that were free on host a moment
+// ago (all held open together, so none repeats). The Temporal server needs
+// port numbers up front (they go into its config), so a small race with
+// other processes remains: startServices retries with new ports.
+func freePorts(host string, n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("devserver: find a free port on %s: %w", host, err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	if port != "0" {
-		return addr, nil
-	}
-	p, err := freePort(host)
-	if err != nil {
-		return "", err
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p)), nil
-}
-
-// freePort asks the kernel for a free TCP port on host.
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("devserver: find a free port on %s: %w", host, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // checkFree fails when something already listens on addr, with a message

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 )
@@ -35,33 +35,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	frontend, err := resolvePort(o.FrontendAddr)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFree(frontend, "frontend"); err != nil {
-		return nil, err
-	}
-	addrs, err := pickServiceAddrs(frontend)
-	if err != nil {
-		return nil, err
-	}
-	httpAPI, err := resolvePort(net.JoinHostPort(hostOf(frontend), "0"))
-	if err != nil {
-		return nil, err
+	if err := checkFree(o.FrontendAddr, "frontend"); err != nil {
+		return nil, err // fail before touching the state
 	}
 	sqlConf, err := openStore(o)
 	if err != nil {
 		return nil, err
 	}
 	logger := serverLogger{log: o.Logger, level: o.LogLevel, quiet: new(atomic.Bool)}
-	ts, err := newTemporalServer(serverConfig(sqlConf, addrs, httpAPI), addrs, logger)
+	ts, plan, err := startServices(o.FrontendAddr, sqlConf, logger, planListeners)
 	if err != nil {
 		return nil, err
 	}
-	if err := ts.Start(); err != nil {
-		return nil, fmt.Errorf("devserver: start Temporal server (ports %v): %w", addrs, err)
-	}
+	frontend, addrs, httpAPI := plan.services[primitives.FrontendService], plan.services, plan.httpAPI
 	s := &Server{opts: o, frontend: frontend, temporal: ts, quiet: logger.quiet}
 	if err := s.prepareNamespaces(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -76,6 +62,50 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		"history", addrs[primitives.HistoryService], "matching", addrs[primitives.MatchingService],
 		"worker", addrs[primitives.WorkerService], "http_api", httpAPI)
 	return s, nil
+}
+
+// startAttempts bounds how often Start picks new ports when one it picked
+// was taken before the server could bind it.
+const startAttempts = 3
+
+// startServices plans the listeners and starts the server, with new ports
+// when a picked one was taken in the meantime (plan is a test seam).
+func startServices(frontendAddr string, sqlConf *config.SQL, logger serverLogger, plan func(string) (listenPlan, error)) (temporal.Server, listenPlan, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := plan(frontendAddr)
+		if err != nil {
+			return nil, p, err
+		}
+		ts, err := startTemporal(serverConfig(sqlConf, p.services, p.httpAPI), p.services, logger)
+		var fatal fatalError
+		if err == nil || !errors.As(err, &fatal) || attempt == startAttempts {
+			return ts, p, err
+		}
+		logger.log.Warn("temporal dev server: a port was taken while starting; retrying with other ports", "error", err)
+		logger.quiet.Store(false)
+	}
+}
+
+// startTemporal builds and starts the services. What the server reports as
+// fatal while doing so (a port taken since we picked it) comes back as an error.
+func startTemporal(conf *config.Config, addrs serviceAddrs, logger serverLogger) (ts temporal.Server, err error) {
+	defer func() {
+		if err != nil && ts != nil {
+			logger.quiet.Store(true)
+			func() {
+				defer func() { _ = recover() }() // a half-started server may not stop cleanly
+				_ = ts.Stop()
+			}()
+		}
+	}()
+	defer recoverFatal(&err)
+	if ts, err = newTemporalServer(conf, addrs, logger); err != nil {
+		return nil, err
+	}
+	if err := ts.Start(); err != nil {
+		return ts, fmt.Errorf("devserver: start Temporal server: %w", err)
+	}
+	return ts, nil
 }
 
 // prepareNamespaces dials the frontend (which also waits for it to serve)
