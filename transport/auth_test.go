@@ -56,7 +56,9 @@ func TestEncryptedKeyFile(t *testing.T) {
 		t.Errorf("wrong passphrase: %v (must fail without echoing it)", err)
 	}
 	var asked []string
+	var logs strings.Builder
 	ok := base
+	ok.Logger = newLogger(&logs)
 	ok.KeyPassphrase = func(f string) ([]byte, error) { asked = append(asked, f); return []byte(secret), nil }
 	p, err := transport.New(ok)
 	if err != nil {
@@ -68,6 +70,12 @@ func TestEncryptedKeyFile(t *testing.T) {
 	}
 	if len(asked) != 1 || asked[0] != key.File {
 		t.Errorf("passphrase asked for %q", asked)
+	}
+	p.Close()
+	keyFile, _ := os.ReadFile(key.File)
+	body := strings.Split(string(keyFile), "\n")[2] // a line of the encrypted key body
+	if s := logs.String(); s == "" || strings.Contains(s, secret) || strings.Contains(s, body) || strings.Contains(s, "PRIVATE KEY") {
+		t.Errorf("logs empty or hold secrets:\n%s", s)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -204,4 +205,25 @@ func TestUploadCanceledLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestUploadWithoutOpenSSHExtensions: an sftp-server that refuses
+// fsync@openssh.com and posix-rename@openssh.com still gets a durable,
+// atomic upload (sync(1), mv -T), and says so.
+func TestUploadWithoutOpenSSHExtensions(t *testing.T) {
+	l := newLab(t, sshdtest.Options{SFTP: "/usr/lib/openssh/sftp-server -P fsync,posix-rename"})
+	p := l.pool(nil)
+	dir := rootOnlyDir(t)
+	content := []byte("helper")
+	res, err := p.Upload(context.Background(), l.target(0), transport.UploadRequest{Content: bytes.NewReader(content), Size: int64(len(content)), RemotePath: filepath.Join(dir, "h"), Mode: 0o755})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Fsync, "lacks fsync@openssh.com") || !strings.Contains(res.Rename, "lacks posix-rename") {
+		t.Errorf("result %+v does not say the extensions were missing", res)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "h")); !bytes.Equal(got, content) {
+		t.Errorf("content %q", got)
+	}
+	assertOnlyFile(t, dir, "h")
 }

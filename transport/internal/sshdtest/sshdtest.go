@@ -83,6 +83,8 @@ type Options struct {
 	Listen []string
 	// Authorized are the public keys accepted for every user.
 	Authorized []ssh.PublicKey
+	// SFTP is the sftp subsystem command (default Debian's sftp-server).
+	SFTP string
 	// RSAHostKey adds an RSA host key next to the ed25519 one.
 	RSAHostKey bool
 	// Extra lines for sshd_config; they take precedence over the defaults.
@@ -138,7 +140,7 @@ func Start(t testing.TB, opts Options) *Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		s := &Server{Listen: opts.Listen, HostKey: host.Signer.PublicKey(), RSAKey: rsaPub, Dir: dir, log: &lockedBuffer{}}
 		s.Port = freePort(t)
-		if lastErr = s.start(t, hostKeys, opts.Extra); lastErr == nil {
+		if lastErr = s.start(t, hostKeys, opts.SFTP, opts.Extra); lastErr == nil {
 			return s
 		}
 	}
@@ -155,7 +157,7 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (s *Server) start(t testing.TB, hostKeyFiles []string, extra []string) error {
+func (s *Server) start(t testing.TB, hostKeyFiles []string, sftp string, extra []string) error {
 	var cfg strings.Builder
 	// sshd keeps the first value it reads for a keyword: extra lines go first.
 	for _, l := range extra {
@@ -164,9 +166,11 @@ func (s *Server) start(t testing.TB, hostKeyFiles []string, extra []string) erro
 	for _, a := range s.Listen {
 		fmt.Fprintf(&cfg, "ListenAddress %s\n", net.JoinHostPort(a, strconv.Itoa(s.Port)))
 	}
-	sftp := "internal-sftp"
-	if _, err := os.Stat("/usr/lib/openssh/sftp-server"); err == nil {
-		sftp = "/usr/lib/openssh/sftp-server"
+	if sftp == "" {
+		sftp = "internal-sftp"
+		if _, err := os.Stat("/usr/lib/openssh/sftp-server"); err == nil {
+			sftp = "/usr/lib/openssh/sftp-server"
+		}
 	}
 	for _, k := range hostKeyFiles {
 		fmt.Fprintf(&cfg, "HostKey %s\n", k)
