@@ -84,6 +84,13 @@ func (p *Pool) session(ctx context.Context, r route) (*conn, *ssh.Session, error
 		return nil, nil, err
 	}
 	sess, err := c.client.NewSession()
+	var refused *ssh.OpenChannelError
+	if errors.As(err, &refused) {
+		// The connection is fine; the node will not open more sessions on it.
+		p.release(c)
+		return nil, nil, newError(ClassUnreachable, r.node.name, "session",
+			fmt.Errorf("node refused a new session: %w (too many at once for its sshd MaxSessions; retry later or lower per-node concurrency)", err))
+	}
 	if err != nil && reused {
 		p.log.Debug("pooled ssh connection is dead: dialling again", "node", r.node.name, "err", err)
 		p.stats.redials.Add(1)

@@ -232,3 +232,37 @@ func TestConnectionLostMidCommand(t *testing.T) {
 	}
 	exec.Command("pkill", "-x", "-f", "sleep "+marker).Run()
 }
+
+// TestSessionRefusedKeepsConnection: sshd MaxSessions refusing a second
+// session is a retryable error for that call only; the connection and the
+// command on it carry on.
+func TestSessionRefusedKeepsConnection(t *testing.T) {
+	l := newLab(t, sshdtest.Options{Extra: []string{"MaxSessions 1"}})
+	p := l.pool(nil)
+	gate := filepath.Join(t.TempDir(), "go")
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Exec(context.Background(), l.target(0), []string{"sh", "-c", `while [ ! -e "$1" ]; do sleep 0.02; done`, "sh", gate}, transport.ExecOptions{})
+		done <- err
+	}()
+	waitFor(t, "the first command to run", func() bool {
+		out, _ := exec.Command("pgrep", "-c", "-f", gate).Output()
+		return strings.TrimSpace(string(out)) == "1"
+	})
+	_, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{})
+	if c := transport.Classify(err); c != transport.ClassUnreachable || !strings.Contains(err.Error(), "MaxSessions") {
+		t.Fatalf("second session: %v (class %v)", err, c)
+	}
+	writeFile(t, gate, "")
+	if err := <-done; err != nil {
+		t.Fatalf("first command: %v", err)
+	}
+	// sshd frees the session slot once the channel close completes: retry.
+	waitFor(t, "a new session on the same connection", func() bool {
+		_, err := p.Exec(context.Background(), l.target(0), []string{"true"}, transport.ExecOptions{})
+		return err == nil
+	})
+	if s := p.Stats(); s.Handshakes != 1 {
+		t.Errorf("stats %+v: the refused session must not cost the connection", s)
+	}
+}
