@@ -23,4 +23,17 @@
 // alive, under a global cap on open connections (idle ones beyond it are closed
 // least recently used first) and a token-bucket limit on new handshakes per
 // second, so bursts do not trip sshd MaxStartups or a bastion's limits.
+//
+// # What runs on a node
+//
+// The node's login shell must be POSIX (sh, bash, dash). Every command line
+// is `echo kmemfix-transport-pgid:$$ >&2; exec [sudo -n -- ]'argv0' 'argv1'...`:
+// the first stderr line gives the process group that cancellation kills (it
+// is consumed here, never shown to the caller). Besides the caller's argv,
+// this package runs, through sudo for sudo targets: `kill -s TERM|KILL --
+// -PGID` (cancel), `uname -m` (Arch), and for Upload `sh -c` with the script
+// in upload.go's remoteState, `sha256sum -- TMP`, `chmod MODE -- PATH`,
+// `rm -f -- TMP`, `sync`, `mv -f -T -- TMP PATH` and `dd of=TMP bs=1M
+// conv=excl,fsync status=none`. The simulated fleet (sim/fleet) implements
+// exactly these; change them together.
 package transport
