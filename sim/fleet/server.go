@@ -229,11 +229,17 @@ func (h *host) serveSFTP(ch ssh.Channel, user string) {
 func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, line string, ch ssh.Channel) {
 	defer ch.Close()
 	n := h.execs.Add(1)
-	if !sleep(ctx, h.spec.ExecLatency) {
-		return
+	code, helperRan := 255, false // 255: killed before it ran (its signal is reported)
+	if sleep(ctx, h.spec.ExecLatency) {
+		code, helperRan = h.exec(ctx, proc, user, line, ch, ch, ch.Stderr())
 	}
-	code, helperRan := h.exec(ctx, proc, user, line, ch, ch, ch.Stderr())
 	h.exit(proc) // the process is gone before its exit is reported, as with sshd
+	if r := h.spec.Faults.RebootAfterExec; helperRan && r > 0 && h.helperExecs.Load() == int64(r) {
+		// Set before the exit is reported. The reboot happens at the node's next request (a session on an
+		// open connection, or a new connection): deterministic for tests,
+		// and what a client sees of a node that rebooted while idle.
+		h.rebootDue.Store(true)
+	}
 	if d := h.spec.Faults.DropExec; d > 0 && n == int64(d) {
 		conn.Close() // the command ran; its exit status never arrives
 		return
@@ -248,12 +254,6 @@ func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, 
 		}{Signal: sig}))
 	} else {
 		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
-	}
-	if r := h.spec.Faults.RebootAfterExec; helperRan && r > 0 && h.helperExecs.Load() == int64(r) {
-		// The reboot happens at the node's next request (a session on an
-		// open connection, or a new connection): deterministic for tests,
-		// and what a client sees of a node that rebooted while idle.
-		h.rebootDue.Store(true)
 	}
 }
 
