@@ -37,6 +37,12 @@ type Classifier interface {
 	Classify(err error) (kind string, retryable bool)
 }
 
+// ClassifierFunc adapts a function to Classifier.
+type ClassifierFunc func(err error) (kind string, retryable bool)
+
+// Classify calls f.
+func (f ClassifierFunc) Classify(err error) (string, bool) { return f(err) }
+
 // Activities holds the dependencies of every activity. Register one value.
 type Activities struct {
 	Shell      NodeShell
