@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,5 +165,41 @@ func TestJumpHostForwardingRefused(t *testing.T) {
 	}
 	if nodes.srv.Accepted() != 0 {
 		t.Error("node reached although the bastion refuses forwarding")
+	}
+}
+
+// TestJumpHostFailures: a node that hangs behind the bastion is bounded by
+// the handshake timeout, and a dead bastion connection is replaced.
+func TestJumpHostFailures(t *testing.T) {
+	bastion := newLab(t, sshdtest.Options{})
+	nodes := newLab(t, sshdtest.Options{Listen: []string{"127.0.0.2"}, Authorized: []ssh.PublicKey{bastion.key.Signer.PublicKey()}})
+	writeFile(t, bastion.known, bastion.srv.KnownHostsLine(0, false)+"\n"+nodes.srv.KnownHostsLine(0, false)+"\n")
+	p := bastion.pool(func(c *transport.Config) {
+		c.HandshakeTimeout = 2 * time.Second
+		c.Dialer = onlyDialer{allowed: map[string]bool{bastion.srv.Addr(0): true}}
+	})
+	jump := &transport.Jump{Address: "127.0.0.1", Port: bastion.srv.Port, User: "root"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	hang := bastion.target(0)
+	hang.Port, hang.Jump = silentListener(t), jump
+	_, err := p.Exec(ctx, hang, []string{"true"}, transport.ExecOptions{})
+	assertHandshakeTimeout(t, err)
+
+	tg := nodes.target(0)
+	tg.Jump = jump
+	if _, err := p.Exec(ctx, tg, []string{"true"}, transport.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	signalAll(sshdChildren(t, bastion.srv.Pid()), syscall.SIGKILL)
+	waitFor(t, "the node connection to die with its bastion", func() bool { return p.Stats().Open == 0 })
+	if _, err := p.Exec(ctx, tg, []string{"true"}, transport.ExecOptions{}); err != nil {
+		t.Fatalf("after the bastion connection died: %v", err)
+	}
+	// One bastion login for the hanging node (closed with its last user),
+	// one for the node, one after it died.
+	if got := bastion.srv.Accepted(); got != 3 {
+		t.Errorf("bastion logins %d, want 3", got)
 	}
 }
