@@ -61,7 +61,9 @@
 //     Retried nodes run in the current wave, after a resume if paused.
 //     Abort stops starting nodes; nodes in flight finish their own
 //     procedure (rolled back or finished forward, as their own logic
-//     decides); the rollout then ends "aborted".
+//     decides); the rollout then ends "aborted". Cancelling the rollout
+//     workflow instead cancels the nodes in flight too: before their commit
+//     point they roll back, after it they finish forward.
 //   - Children: workflow ID NodeWorkflowID(node) (survey:
 //     NodeSurveyWorkflowID), reuse policy ALLOW_DUPLICATE: while one run
 //     of a node is open, another rollout's start fails and the node is
