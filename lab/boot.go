@@ -26,7 +26,8 @@ type Scenario struct {
 	Memory string
 	// CPUs is the guest's vCPU count; 0 means 2.
 	CPUs int
-	// Timeout bounds the whole boot; 0 means 4 minutes.
+	// Timeout bounds the whole boot; 0 means 8 minutes (a boot takes 10 s
+	// to 2 min on an idle 2-core machine; shared machines are far slower).
 	Timeout time.Duration
 	// Console, when set, gets every console line as it arrives (t.Log).
 	Console func(line string)
@@ -59,7 +60,7 @@ func (r *Result) Failed() []string {
 // the timeout kills it otherwise.
 func Boot(ctx context.Context, sc Scenario) (*Result, error) {
 	if sc.Timeout == 0 {
-		sc.Timeout = 4 * time.Minute
+		sc.Timeout = 8 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, sc.Timeout)
 	defer cancel()

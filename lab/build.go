@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 )
 
 // Go packages built into every guest.
@@ -23,9 +24,16 @@ type Binaries struct {
 	Workload string
 }
 
+// built remembers the binaries built by this process, by helper: go build
+// is cached anyway, but linking three binaries still costs seconds.
+var built sync.Map // helper -> *Binaries
+
 // BuildBinaries builds the runner, the workload and (unless helper names
 // a prebuilt one) the node helper as static linux/amd64 binaries into dir.
 func BuildBinaries(ctx context.Context, dir, helper string) (*Binaries, error) {
+	if b, ok := built.Load(dir + "\x00" + helper); ok {
+		return b.(*Binaries), nil
+	}
 	b := &Binaries{
 		Helper:   helper,
 		Runner:   filepath.Join(dir, "runner"),
@@ -41,6 +49,7 @@ func BuildBinaries(ctx context.Context, dir, helper string) (*Binaries, error) {
 			return nil, err
 		}
 	}
+	built.Store(dir+"\x00"+helper, b)
 	return b, nil
 }
 

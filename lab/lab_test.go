@@ -15,7 +15,7 @@ func boot(t *testing.T, plan wire.Plan) *Result {
 	if testing.Short() {
 		t.Skip("the kernel lab boots QEMU (about 10-60 s a scenario): skipped under -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	res, err := Boot(ctx, Scenario{Plan: plan, Console: func(line string) { t.Log(line) }})

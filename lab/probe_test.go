@@ -11,7 +11,7 @@ import (
 	"github.com/kmemfix/kmemfix/lab/probe"
 )
 
-var updateProbes = flag.Bool("update-kernel-probes", false, "rewrite testdata/kernel-probes.json from the guest kernel's answers")
+var updateKernel = flag.Bool("update-kernel", false, "rewrite the real kernel's recorded answers in testdata/ from this run's guest")
 
 // kernelProbesFile holds the real kernel's answers to every probe, as
 // recorded by TestKernelProbes; the differential test compares the
@@ -28,7 +28,7 @@ func readKernelProbes(t *testing.T) KernelProbes {
 	t.Helper()
 	b, err := os.ReadFile(kernelProbesFile)
 	if err != nil {
-		t.Fatalf("%v: record it with go test ./lab -run TestKernelProbes -update-kernel-probes", err)
+		t.Fatalf("%v: record it with go test ./lab -run TestKernelProbes -update-kernel", err)
 	}
 	var kp KernelProbes
 	if err := json.Unmarshal(b, &kp); err != nil {
@@ -50,22 +50,13 @@ func TestKernelProbes(t *testing.T) {
 			t.Errorf("probe %s: %s %s", p.Name, p.Errno, p.Note)
 		}
 	}
-	if *updateProbes {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(kernelProbesFile), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(kernelProbesFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *updateKernel {
+		writeJSON(t, kernelProbesFile, got)
 		return
 	}
 	want := readKernelProbes(t)
 	if len(want.Probes) != len(got.Probes) {
-		t.Fatalf("%d probes answered, %d recorded: rerun with -update-kernel-probes after adding probes", len(got.Probes), len(want.Probes))
+		t.Fatalf("%d probes answered, %d recorded: rerun with -update-kernel after adding probes", len(got.Probes), len(want.Probes))
 	}
 	for i, w := range want.Probes {
 		g := got.Probes[i]
@@ -87,5 +78,19 @@ func TestKernelProbes(t *testing.T) {
 		if p.Name == "limit-rounding" && p.Value != "299999232" {
 			t.Errorf("limit 300000000 reads back %s, want 299999232", p.Value)
 		}
+	}
+}
+
+func writeJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/kmemfix/kmemfix/lab/guest/wire"
@@ -15,16 +17,37 @@ var bigNode = wire.Node{BurstablePods: 20, BestEffortPods: 8, GuaranteedPods: 12
 // every special container, both layouts, 24 containers in 8 pods.
 var smallNode = wire.Node{BurstablePods: 4, BestEffortPods: 2, GuaranteedPods: 2, ContainersPerPod: 3, HogMiB: 32, CacheMiB: 8, Threads: 8}
 
-func TestProcedure(t *testing.T) {
-	res := boot(t, wire.Plan{Name: "procedure", Kind: wire.KindProcedure, Node: bigNode, Seed: 1})
-	logRuns(t, res)
+// procedurePlan is the biggest scenario; the differential test builds the
+// same node on the simulator.
+var procedurePlan = wire.Plan{Name: "procedure", Kind: wire.KindProcedure, Node: bigNode, Seed: 1}
+
+// kernelProcedureFile records the values the real kernel reported for the
+// procedure scenario's node, before and after the procedure.
+const kernelProcedureFile = "testdata/kernel-procedure.json"
+
+// KernelProcedure is that record.
+type KernelProcedure struct {
+	Kernel string                 `json:"kernel"`
+	Plan   wire.Plan              `json:"plan"`
+	Before map[string]wire.Values `json:"before"`
+	After  map[string]wire.Values `json:"after"`
 }
 
-func logRuns(t *testing.T, res *Result) {
-	t.Helper()
-	for _, r := range res.Report.Runs {
-		t.Logf("run %v crash=%d kill=%.2fs: exit %d ok=%t %s %.2fs %s", r.Args, r.CrashAt, float64(r.KilledAt), r.Exit, r.OK, r.ErrorCode, float64(r.Seconds), r.Message)
+func TestProcedure(t *testing.T) {
+	res := boot(t, procedurePlan)
+	logRuns(t, res)
+	got := KernelProcedure{Kernel: res.Report.Kernel, Plan: procedurePlan, Before: res.Report.Before, After: res.Report.After}
+	if *updateKernel {
+		writeJSON(t, kernelProcedureFile, got)
+		return
 	}
+	var want KernelProcedure
+	readJSON(t, kernelProcedureFile, &want)
+	if !reflect.DeepEqual(want.Plan, got.Plan) {
+		t.Fatalf("%s was recorded for another plan: rerun with -update-kernel", kernelProcedureFile)
+	}
+	diffValues(t, "kernel before vs recorded", want.Before, got.Before)
+	diffValues(t, "kernel after vs recorded", want.After, got.After)
 }
 
 func TestInterruptedEveryStep(t *testing.T) {
@@ -61,4 +84,58 @@ func TestInterruptedEveryStep(t *testing.T) {
 func TestCompensation(t *testing.T) {
 	res := boot(t, wire.Plan{Name: "compensation", Kind: wire.KindCompensation, Node: smallNode, Seed: 3})
 	logRuns(t, res)
+}
+
+func logRuns(t *testing.T, res *Result) {
+	t.Helper()
+	for _, r := range res.Report.Runs {
+		t.Logf("run %v crash=%d kill=%.2fs: exit %d ok=%t %s %.2fs %s", r.Args, r.CrashAt, float64(r.KilledAt), r.Exit, r.OK, r.ErrorCode, float64(r.Seconds), r.Message)
+	}
+}
+
+// diffValues reports every cgroup and value where two trees differ.
+func diffValues(t *testing.T, what string, want, got map[string]wire.Values) {
+	t.Helper()
+	for _, p := range valueDiffs(want, got) {
+		t.Errorf("%s: %s", what, p)
+	}
+}
+
+func valueDiffs(want, got map[string]wire.Values) []string {
+	var out []string
+	rels := map[string]bool{}
+	for rel := range want {
+		rels[rel] = true
+	}
+	for rel := range got {
+		rels[rel] = true
+	}
+	var sorted []string
+	for rel := range rels {
+		sorted = append(sorted, rel)
+	}
+	sort.Strings(sorted)
+	for _, rel := range sorted {
+		w, okW := want[rel]
+		g, okG := got[rel]
+		switch {
+		case !okW:
+			out = append(out, "unexpected cgroup "+quote(rel))
+			continue
+		case !okG:
+			out = append(out, "missing cgroup "+quote(rel))
+			continue
+		}
+		for f, wv := range w {
+			if gv := g[f]; gv != wv {
+				out = append(out, quote(rel)+" "+f+": "+quote(gv)+", want "+quote(wv))
+			}
+		}
+		for f := range g {
+			if _, ok := w[f]; !ok {
+				out = append(out, quote(rel)+" "+f+": unexpected file")
+			}
+		}
+	}
+	return out
 }

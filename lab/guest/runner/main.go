@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kmemfix/kmemfix/lab/guest/wire"
+	"github.com/kmemfix/kmemfix/lab/layout"
 	"github.com/kmemfix/kmemfix/lab/probe"
 )
 
@@ -66,8 +67,10 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 	if err != nil {
 		return err
 	}
-	layout := planNode(plan.Node, rng, cacheFile)
-	nprocs, err := layout.build(p)
+	nd := plan.Node
+	lay := layout.Plan(layout.Sizes{BurstablePods: nd.BurstablePods, BestEffortPods: nd.BestEffortPods,
+		GuaranteedPods: nd.GuaranteedPods, ContainersPerPod: nd.ContainersPerPod}, plan.Seed)
+	nprocs, err := build(lay, nd, cacheFile, p)
 	if err != nil {
 		return fmt.Errorf("build node: %w", err)
 	}
@@ -94,17 +97,17 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 			idents[pid], _ = procIdentity(pid)
 		}
 	}
-	usageBefore := roleUsage(layout)
+	usageBefore := roleUsage(lay)
 	report.Setup = wire.Since(start)
-	report.Dirs, report.Containers, report.Procs = len(before), layout.containers, before.procCount()
+	report.Dirs, report.Containers, report.Procs = len(before), lay.Containers, before.procCount()
 	logf("node built: %d cgroups, %d containers, %d processes started, %d in kubepods, page cache on %s, in %.1fs",
-		len(before), layout.containers, nprocs, report.Procs, backing, float64(report.Setup))
+		len(before), lay.Containers, nprocs, report.Procs, backing, float64(report.Setup))
 
 	s := &scenario{plan: plan, h: &helper{flags: plan.HelperFlags, report: report}, rng: rng,
 		dirs: len(before), procs: report.Procs, report: report, newSHA: newSHA,
 		expect: expectations{kubeletFlavor: "nokmem", kubeletSHA: newSHA}}
 	var special []string
-	for _, rel := range layout.roleRels {
+	for _, rel := range lay.Roles {
 		special = append(special, rel)
 	}
 	sort.Strings(special)
@@ -122,9 +125,13 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 	}
 	report.Checks = append(report.Checks, smp.finish())
 	report.Checks = append(report.Checks, s.inspectCheck())
-	c := &checker{before: before, idents: idents, expect: s.expect, hogRel: layout.hogRel, hogMiB: plan.Node.HogMiB}
+	c := &checker{before: before, idents: idents, expect: s.expect, hogRel: lay.Roles[layout.RoleHog], hogMiB: plan.Node.HogMiB}
 	report.Checks = append(report.Checks, c.all()...)
-	report.Checks = append(report.Checks, usageNote(usageBefore, roleUsage(layout), backing))
+	report.Before = before.values()
+	if after, err := readTree(filepath.Join(cgroupRoot, kubepods)); err == nil {
+		report.After = after.values()
+	}
+	report.Checks = append(report.Checks, usageNote(usageBefore, roleUsage(lay), backing))
 	report.Checks = append(report.Checks, s.stepsCheck())
 	return nil
 }

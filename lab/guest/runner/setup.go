@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kmemfix/kmemfix/lab/guest/wire"
+	"github.com/kmemfix/kmemfix/lab/layout"
 )
 
 // dataMount is where init mounts an ext2 file system on a RAM disk, when
@@ -89,9 +90,9 @@ func stageKubelet() (string, error) {
 }
 
 // roleUsage reads the memory usage of each special container, in MiB.
-func roleUsage(l nodeLayout) map[string]int64 {
+func roleUsage(l layout.Node) map[string]int64 {
 	out := map[string]int64{}
-	for role, rel := range l.roleRels {
+	for role, rel := range l.Roles {
 		b, err := os.ReadFile(filepath.Join(cgroupRoot, kubepods, rel, "memory.usage_in_bytes"))
 		if err != nil {
 			out[role] = -1

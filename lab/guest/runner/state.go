@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kmemfix/kmemfix/lab/guest/wire"
 )
 
 // preservedFiles are the per-cgroup values the procedure must carry over
@@ -182,6 +184,15 @@ func allPIDs() []int {
 		if pid, err := strconv.Atoi(e.Name()); err == nil {
 			out = append(out, pid)
 		}
+	}
+	return out
+}
+
+// values returns the tree's preserved values by relative path.
+func (t tree) values() map[string]wire.Values {
+	out := make(map[string]wire.Values, len(t))
+	for rel, st := range t {
+		out[rel] = st.values
 	}
 	return out
 }

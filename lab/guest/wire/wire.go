@@ -72,9 +72,18 @@ type Report struct {
 	KubeletOff Seconds       `json:"kubeletDownSeconds"`
 	Checks     []Check       `json:"checks"`
 	Probes     []ProbeResult `json:"probes,omitempty"`
+	// Before and After are the preserved values of every cgroup under
+	// kubepods (by relative path) as the kernel reports them, before the
+	// scenario and at its end.
+	Before map[string]Values `json:"before,omitempty"`
+	After  map[string]Values `json:"after,omitempty"`
 	// Fatal is set when the runner could not carry out the scenario.
 	Fatal string `json:"fatal,omitempty"`
 }
+
+// Values are a cgroup's preserved control files and their contents
+// (memory.oom_control reduced to its oom_kill_disable flag).
+type Values map[string]string
 
 // Seconds is a duration in seconds, as JSON reads best.
 type Seconds float64
