@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kmemfix/kmemfix/transport"
 )
@@ -34,7 +35,16 @@ func requireSudoUser(t testing.TB) (sudoersFile string) {
 		if out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", "-p", "*", sudoUser).CombinedOutput(); err != nil {
 			t.Fatalf("useradd: %v: %s", err, out)
 		}
-		t.Cleanup(func() { exec.Command("userdel", "-r", sudoUser).Run() })
+		t.Cleanup(func() {
+			// Its sshd sessions end asynchronously after the pool closes.
+			for range 100 {
+				if exec.Command("userdel", "-r", sudoUser).Run() == nil {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("could not remove test user %s", sudoUser)
+		})
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
