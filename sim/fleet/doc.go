@@ -25,8 +25,9 @@
 //
 // Programs are builtins (sha256sum, uname, dd, mkdir, mv, rm, chmod, stat,
 // cat, test, kill, sync, true, false) or files in the node's filesystem. A
-// file runs only if it is executable and its sha256 is one of
-// Options.HelperSHA256s: then Options.Helper (node/helper.Main) runs
+// file runs only if it is executable and its sha256 is a helper build of
+// the node's architecture (Options.HelperBuilds; Options.HelperSHA256s for
+// stand-ins on any): then Options.Helper (node/helper.Main) runs
 // in-process with the node's simulated kernel as node.System. Anything else
 // exits 126 (Exec format error, Permission denied) or 127 (not found), like
 // a shell. A helper that panics dies like a process: exit 137 for a crash

@@ -111,7 +111,7 @@ func (h *host) execFile(ctx context.Context, root bool, argv []string, stdin io.
 		fmt.Fprintf(stderr, "sh: %s: %v\n", prog, err)
 		return 126, false
 	}
-	if !h.fleet.accepted[sum] {
+	if arch, ok := h.fleet.accepted[sum]; !ok || (arch != "" && arch != h.spec.Arch) {
 		fmt.Fprintf(stderr, "sh: %s: cannot execute binary file: Exec format error\n", prog)
 		return 126, false
 	}

@@ -23,7 +23,7 @@ const ServerVersion = "SSH-2.0-OpenSSH_7.4"
 // Fleet is a running simulated fleet. Close it when done.
 type Fleet struct {
 	opts     Options
-	accepted map[string]bool // helper sha256s that "run"
+	accepted map[string]string // helper sha256 -> the architecture it runs on ("" any)
 
 	clientKey ed25519.PrivateKey
 	clientPub ssh.PublicKey
@@ -48,13 +48,9 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{opts: opts, accepted: map[string]bool{}, byName: map[string]*host{}}
-	for _, s := range opts.HelperSHA256s {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if b, err := hex.DecodeString(s); err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("fleet: helper sha256 %q is not 64 hex digits", s)
-		}
-		f.accepted[s] = true
+	f := &Fleet{opts: opts, accepted: map[string]string{}, byName: map[string]*host{}}
+	if err := f.accept(opts); err != nil {
+		return nil, err
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -129,6 +125,34 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 	f.wg.Add(1)
 	go h.serve()
 	return h, nil
+}
+
+// accept records the helper builds that run, and where.
+func (f *Fleet) accept(opts Options) error {
+	add := func(sum, arch string) error {
+		sum = strings.ToLower(strings.TrimSpace(sum))
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+			return fmt.Errorf("fleet: helper sha256 %q is not 64 hex digits", sum)
+		}
+		f.accepted[sum] = arch
+		return nil
+	}
+	for _, s := range opts.HelperSHA256s {
+		if err := add(s, ""); err != nil {
+			return err
+		}
+	}
+	for arch, sums := range opts.HelperBuilds {
+		if _, err := unameMachine(arch); err != nil {
+			return err
+		}
+		for _, s := range sums {
+			if err := add(s, arch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func newHostKey() (ssh.Signer, error) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +145,46 @@ func TestFlagsHelpers(t *testing.T) {
 	}
 	if _, err := (Flags{Nodes: 1}).Options(); err == nil || !strings.Contains(err.Error(), "--inventory-out") {
 		t.Errorf("no inventory path: %v", err)
+	}
+}
+
+// TestHelperBuildPerArch: a node runs the helper build of its own
+// architecture only.
+func TestHelperBuildPerArch(t *testing.T) {
+	amd, arm := fakeBuild, append([]byte("arm64 "), fakeBuild...)
+	f, files := testFleet(t, Options{Nodes: 2, HelperSHA256s: []string{}, HelperBuilds: map[string][]string{"amd64": {sum(amd)}, "arm64": {sum(arm)}},
+		Overrides: []Override{{Nodes: "node-001", Set: func(s *NodeSpec) { s.Arch = "arm64" }}}})
+	for _, tc := range []struct {
+		node  string
+		build []byte
+		code  int
+	}{{"node-000", amd, 0}, {"node-000", arm, 126}, {"node-001", arm, 0}, {"node-001", amd, 126}} {
+		c := dial(t, f, files, tc.node)
+		uploadFile(t, c, helperPath, tc.build, 0o755)
+		if o := run(t, c, quoteArgv([]string{helperPath, "echo"})); o.code != tc.code {
+			t.Errorf("%s: %+v, want exit %d", tc.node, o, tc.code)
+		}
+	}
+}
+
+// TestElfArch reads the architecture of a real executable: this test's.
+func TestElfArch(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := elfArch(exe); got != runtime.GOARCH {
+		t.Errorf("elfArch(test binary) = %q, want %q", got, runtime.GOARCH)
+	}
+	p := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := elfArch(p); got != "" {
+		t.Errorf("elfArch(script) = %q", got)
+	}
+	opts, err := Flags{Nodes: 1, InventoryOut: "x.yaml", Helpers: []string{exe, p}}.Options()
+	if err != nil || len(opts.HelperBuilds[runtime.GOARCH]) != 1 || len(opts.HelperSHA256s) != 1 {
+		t.Errorf("Options: builds %v any-arch %v, %v", opts.HelperBuilds, opts.HelperSHA256s, err)
 	}
 }

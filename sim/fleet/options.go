@@ -35,9 +35,13 @@ type Options struct {
 	// Helper runs an exec of an accepted helper binary. Nil: every helper
 	// exec fails with exit 126 and says no helper is wired.
 	Helper Helper
-	// HelperSHA256s are the hex sha256 sums of the helper builds (one per
-	// architecture) that "run" when exec'd; any other file is not a binary
-	// this node can execute (exit 126).
+	// HelperBuilds are the hex sha256 sums of the helper builds by
+	// architecture (amd64, arm64): a node runs the builds of its own
+	// architecture; another architecture's build fails as on a real node
+	// (exit 126, Exec format error), and so does any other file.
+	HelperBuilds map[string][]string
+	// HelperSHA256s are builds that run on every architecture (test
+	// stand-ins that are no real binary).
 	HelperSHA256s []string
 	// Arch is the nodes' architecture, amd64 (default) or arm64; `uname -m`
 	// reports it as x86_64 or aarch64. NodeSpec.Arch overrides it per node.

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ type Flags struct {
 	InventoryOut string   // --inventory-out FILE (.yaml, .yml or .csv)
 	Node         string   // --node KNOBS: every node's settings, e.g. containers=40,kubelet=1.12.3,leaked=2000
 	Faults       []string // --fault NODES=KNOBS, repeatable: node-007=unreachable, 5%=kubelet-fails-start
-	Helpers      []string // --helper FILE, repeatable: helper builds whose sha256 may run (bin/kmemfix-node-amd64, -arm64)
+	Helpers      []string // --helper FILE, repeatable: helper builds that may run (bin/kmemfix-node-amd64, -arm64); an ELF build runs on nodes of its architecture only
 }
 
 // Options turns the flags into Options; the caller adds Options.Helper
@@ -51,7 +52,15 @@ func (fl Flags) Options() (Options, error) {
 		if err != nil {
 			return opts, fmt.Errorf("fleet: --helper %s: %w (build it with make node-helper)", p, err)
 		}
-		opts.HelperSHA256s = append(opts.HelperSHA256s, sum)
+		arch := elfArch(p)
+		if arch == "" {
+			opts.HelperSHA256s = append(opts.HelperSHA256s, sum)
+			continue
+		}
+		if opts.HelperBuilds == nil {
+			opts.HelperBuilds = map[string][]string{}
+		}
+		opts.HelperBuilds[arch] = append(opts.HelperBuilds[arch], sum)
 	}
 	return opts, nil
 }
@@ -79,7 +88,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 			fmt.Fprintf(out, "  %s (port %d): %s\n", n.Name, n.Port, fl)
 		}
 	}
-	if len(opts.HelperSHA256s) == 0 || opts.Helper == nil {
+	if len(opts.HelperSHA256s)+len(opts.HelperBuilds) == 0 || opts.Helper == nil {
 		fmt.Fprintln(out, "warning: no helper build accepted (--helper FILE): every helper exec will fail with exit 126")
 	}
 	fmt.Fprintf(out, "inventory:   %s\nknown_hosts: %s\nclient key:  %s\n", files.Inventory, files.KnownHosts, files.ClientKey)
@@ -100,6 +109,23 @@ func fileSum(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(d.Sum(nil)), nil
+}
+
+// elfArch is the architecture of an ELF executable (amd64, arm64), or ""
+// for anything else.
+func elfArch(p string) string {
+	f, err := elf.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	}
+	return ""
 }
 
 func dirOf(p string) string {
