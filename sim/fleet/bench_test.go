@@ -27,6 +27,9 @@ import (
 //
 //	go test ./sim/fleet -run '^$' -bench InspectFleet -benchtime 1x
 //
+// KMEMFIX_BENCH_LATENCY=20ms adds that much before each handshake and
+// each exec on the node side, as a network and a busy sshd would.
+//
 // The helper file on each node is a small stand-in whose sha256 the fleet
 // accepts (exec runs helper.Main in-process either way): a real 5-10 MB
 // build on 1,000 in-memory nodes would measure the simulator's memory, not
@@ -52,8 +55,15 @@ func benchNodes() int {
 // with at most maxConns open connections.
 func inspectFleet(b *testing.B, nodes, maxConns int, warm bool) {
 	const concurrency = 100
-	f, err := Start(context.Background(), Options{Nodes: nodes, Helper: helper.Main, HelperSHA256s: []string{sum(fakeBuild)},
-		Defaults: NodeSpec{Containers: 20, KubeletVersion: "1.12.3"}})
+	spec := NodeSpec{Containers: 20, KubeletVersion: "1.12.3"}
+	if s := os.Getenv("KMEMFIX_BENCH_LATENCY"); s != "" { // e.g. 20ms: a network between worker and nodes
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("KMEMFIX_BENCH_LATENCY=%q: %v", s, err)
+		}
+		spec.HandshakeLatency, spec.ExecLatency = d, d
+	}
+	f, err := Start(context.Background(), Options{Nodes: nodes, Helper: helper.Main, HelperSHA256s: []string{sum(fakeBuild)}, Defaults: spec})
 	if err != nil {
 		b.Fatal(err)
 	}
