@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +93,7 @@ func inspectFleet(b *testing.B, nodes, maxConns int, warm bool) {
 		failures  int
 	)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for range b.N {
 		var wg sync.WaitGroup
@@ -123,6 +125,7 @@ func inspectFleet(b *testing.B, nodes, maxConns int, warm bool) {
 		targets = make(chan transport.Target)
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	st := p.Stats()
 	slices.Sort(latencies)
@@ -134,9 +137,21 @@ func inspectFleet(b *testing.B, nodes, maxConns int, warm bool) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-MB")
+	// CPU per call (fleet and client together) does not depend on how busy
+	// a shared machine is, unlike the wall-clock figures.
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(latencies)), "cpu-ms/call")
 	b.ReportMetric(float64(failures), "failures")
 	b.Logf("%d nodes, %d calls in %v, %d handshakes, peak %d open connections, %d goroutines at the end",
 		nodes, len(latencies), elapsed.Round(time.Millisecond), st.Handshakes-before, st.PeakOpen, runtime.NumGoroutine())
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in bytes, or the Go
