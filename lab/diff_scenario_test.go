@@ -1,0 +1,206 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/kmemfix/kmemfix/lab/guest/wire"
+	"github.com/kmemfix/kmemfix/lab/layout"
+	"github.com/kmemfix/kmemfix/lab/probe"
+	"github.com/kmemfix/kmemfix/node"
+	"github.com/kmemfix/kmemfix/node/helper"
+	"github.com/kmemfix/kmemfix/sim/simnode"
+)
+
+// preservedFiles are the files the guest runner records (lab/guest/runner).
+var preservedFiles = []string{
+	"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
+	"memory.swappiness", "memory.oom_control", "memory.move_charge_at_immigrate", "memory.use_hierarchy",
+}
+
+// TestSimulatorRunsSameProcedure builds the procedure scenario's node on
+// the simulator, compares the values the simulator reports with those the
+// real kernel reported for the same writes, runs the same helper commands
+// in process against the simulator, and compares the end state: every
+// process in its own relative path, the values the kernel ended with, no
+// mirror left. No QEMU: the kernel's side is testdata/kernel-procedure.json,
+// re-checked against the live kernel by TestProcedure.
+func TestSimulatorRunsSameProcedure(t *testing.T) {
+	var rec KernelProcedure
+	readJSON(t, kernelProcedureFile, &rec)
+	if !sameNode(rec.Plan, procedurePlan) {
+		t.Fatalf("%s was recorded for another plan: rerun TestProcedure with -update-kernel", kernelProcedureFile)
+	}
+	n := simnode.New(simnode.Config{Seed: 1, NoShims: true})
+	root := simnode.DefaultCgroupRoot
+	pids, refused := buildSimNode(t, n, rec.Plan)
+	for _, r := range refused {
+		t.Errorf("simulator refused a write the kernel took: %s", r)
+	}
+	before := simValues(t, n, path.Join(root, "kubepods"))
+	if len(before) != len(rec.Before) || len(pids) == 0 {
+		t.Fatalf("simulator node: %d cgroups and %d processes; the kernel's had %d cgroups", len(before), len(pids), len(rec.Before))
+	}
+	t.Logf("same node on the simulator: %d cgroups, %d processes, %d values compared with kernel %s",
+		len(before), len(pids), countValues(before), rec.Kernel)
+	for _, d := range valueDiffs(rec.Before, before) {
+		t.Errorf("after the same writes, simulator vs kernel %s: %s", rec.Kernel, d)
+	}
+
+	newKubelet := simnode.KubeletBinary("v1.12.3-nokmem", false)
+	if err := n.MkdirAll("/var/lib/kmemfix"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WriteFileAtomic("/var/lib/kmemfix/kubelet.new", bytes.NewReader(newKubelet), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(newKubelet)
+	for _, args := range [][]string{
+		{"inspect"},
+		{"service", "stop", "kubelet"},
+		{"kubelet", "swap", "--binary", "/usr/bin/kubelet", "--new", "/var/lib/kmemfix/kubelet.new", "--sha256", hex.EncodeToString(sum[:])},
+		{"snapshot"}, {"mirror"}, {"move"}, {"commit"}, {"rebuild"},
+		{"service", "start", "kubelet"},
+		{"run-commands", "--argv", `["systemctl","restart","cadvisor"]`},
+		{"verify"}, {"finish"},
+	} {
+		simHelper(t, n, args...)
+	}
+
+	after := simValues(t, n, path.Join(root, "kubepods"))
+	for _, d := range valueDiffs(rec.After, after) {
+		t.Errorf("after the procedure, simulator vs kernel %s: %s", rec.Kernel, d)
+	}
+	for pid, rel := range pids {
+		if cg, alive := n.CgroupOf(pid); alive && cg != "/"+path.Join("kubepods", rel) {
+			t.Errorf("simulator: pid %d of %q ended in %q", pid, rel, cg)
+		}
+	}
+	if _, err := n.Stat(path.Join(root, "kubepods2")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("simulator: the mirror is still there (%v)", err)
+	}
+}
+
+func countValues(t map[string]wire.Values) int {
+	n := 0
+	for _, v := range t {
+		n += len(v)
+	}
+	return n
+}
+
+func sameNode(a, b wire.Plan) bool { return a.Node == b.Node && a.Seed == b.Seed }
+
+// buildSimNode builds the planned node on the simulator (its kubelet has
+// already made kubepods and the QoS levels) and returns the pid -> relative
+// path of every process it started, and the writes it refused.
+func buildSimNode(t *testing.T, n *simnode.Node, plan wire.Plan) (map[int]string, []string) {
+	t.Helper()
+	s := plan.Node
+	lay := layout.Plan(layout.Sizes{BurstablePods: s.BurstablePods, BestEffortPods: s.BestEffortPods,
+		GuaranteedPods: s.GuaranteedPods, ContainersPerPod: s.ContainersPerPod}, plan.Seed)
+	root := simnode.DefaultCgroupRoot
+	pids := map[int]string{}
+	var refused []string
+	for _, cg := range lay.Cgroups {
+		dir := path.Join(root, "kubepods", cg.Rel)
+		if err := n.Mkdir(dir); err != nil && !errors.Is(err, syscall.EEXIST) {
+			t.Fatalf("simulator: mkdir %q: %v", dir, err)
+		}
+		for _, v := range cg.Values {
+			if err := n.WriteFile(path.Join(dir, v[0]), []byte(v[1])); err != nil {
+				refused = append(refused, quote(cg.Rel)+" "+v[0]+"="+v[1]+": "+probe.Errno(err))
+			}
+		}
+		for _, role := range cg.Procs {
+			pid, err := n.Spawn(path.Join("kubepods", cg.Rel), simProc(role, s))
+			if err != nil {
+				t.Fatalf("simulator: spawn %s in %q: %v", role, cg.Rel, err)
+			}
+			pids[pid] = cg.Rel
+		}
+	}
+	return pids, refused
+}
+
+// simProc is the simulator's stand-in for a container process of a role.
+func simProc(role string, s wire.Node) simnode.ProcSpec {
+	switch role {
+	case layout.RoleHog:
+		return simnode.ProcSpec{Name: role, Anon: int64(s.HogMiB) << 20}
+	case layout.RoleCache, layout.RoleTmpfs:
+		return simnode.ProcSpec{Name: role, Anon: 2 << 20, File: int64(s.CacheMiB) << 20}
+	case layout.RoleThreads:
+		return simnode.ProcSpec{Name: role, Threads: s.Threads, Anon: 2 << 20}
+	case layout.RoleForker:
+		return simnode.ProcSpec{Name: role, Anon: 2 << 20, ForkEvery: 7}
+	}
+	return simnode.ProcSpec{Name: role, Anon: 128 << 10}
+}
+
+// simValues reads the preserved values of every cgroup under top.
+func simValues(t *testing.T, n *simnode.Node, top string) map[string]wire.Values {
+	t.Helper()
+	out := map[string]wire.Values{}
+	var walk func(dir, rel string)
+	walk = func(dir, rel string) {
+		v := wire.Values{}
+		for _, f := range preservedFiles {
+			b, err := n.ReadFile(path.Join(dir, f))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("simulator: read %s/%s: %v", dir, f, err)
+			}
+			val := strings.TrimSpace(string(b))
+			if f == "memory.oom_control" {
+				val = oomKillDisable(val)
+			}
+			v[f] = val
+		}
+		out[rel] = v
+		ents, err := n.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("simulator: readdir %s: %v", dir, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				walk(path.Join(dir, e.Name()), path.Join(rel, e.Name()))
+			}
+		}
+	}
+	walk(top, "")
+	return out
+}
+
+func oomKillDisable(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill_disable "); ok {
+			return v
+		}
+	}
+	return "?"
+}
+
+// simHelper runs one helper command in process against the simulator; it
+// has to succeed.
+func simHelper(t *testing.T, sys node.System, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := helper.Main(context.Background(), args, nil, &stdout, &stderr, sys)
+	var resp node.Response
+	_ = json.Unmarshal(stdout.Bytes(), &resp)
+	if code != 0 || !resp.OK {
+		t.Fatalf("simulator: kmemfix-node %s: exit %d: %.2000s %.500s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+}
