@@ -34,7 +34,8 @@
 // the tests asked for (--crash-after-ops), 2 otherwise, locks released.
 // The SSH "signal" request and kill(1) cancel the helper's context; TERM
 // and INT let it exit "interrupted", other signals are reported as
-// exit-signal.
+// exit-signal. A session the client closes sends no signal (no pty, as
+// with sshd): the command runs on and dies of SIGPIPE at its next write.
 //
 // SFTP is github.com/pkg/sftp's request server on the node's regular
 // files, with posix-rename@openssh.com, and fsync@openssh.com added by a

@@ -40,9 +40,10 @@ func (e *enospcSystem) Mkdir(p string) error {
 
 // runHelper runs the helper like a process: a panic is its death. A crash
 // the tests asked for (helper --crash-after-ops, simnode.CrashAfter) exits
-// 137 as the helper binary does; any other panic prints its stack and exits
-// 2 as a Go program does. Either way the node drops the dead process's
-// locks.
+// 137 as the helper binary does; SIGPIPE (a write after its session went
+// away) is passed on to runProcess; any other panic prints its stack and
+// exits 2 as a Go program does. Every way the node drops the dead
+// process's locks.
 func (h *host) runHelper(run func() int, stderr io.Writer) (code int) {
 	defer func() {
 		r := recover()
@@ -50,6 +51,9 @@ func (h *host) runHelper(run func() int, stderr io.Writer) (code int) {
 			return
 		}
 		h.sim.ReleaseLocks()
+		if _, ok := r.(brokenPipe); ok {
+			panic(r) // SIGPIPE: runProcess reports it
+		}
 		if isCrash(r) {
 			fmt.Fprintf(stderr, "killed: %v\n", r)
 			code = 137

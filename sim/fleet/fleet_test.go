@@ -369,6 +369,53 @@ func TestCancelStopsCommand(t *testing.T) {
 	}
 }
 
+// TestSessionCloseIsNoSignal: a client that closes its session sends no
+// signal (no pty, as with sshd): the command runs on, then dies of SIGPIPE
+// at its first write.
+func TestSessionCloseIsNoSignal(t *testing.T) {
+	f, files := testFleet(t, Options{})
+	c := dial(t, f, files, "node-000")
+	uploadFile(t, c, helperPath, fakeBuild, 0o755)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(quoteArgv([]string{helperPath, "after", "/tmp/go"})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	h := f.byName["node-000"]
+	deadline := time.Now().Add(10 * time.Second)
+	for !hungUp(h) { // the node has seen the close
+		if time.Now().After(deadline) {
+			t.Fatal("the node never saw the session close")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sim := f.Node("node-000")
+	if err := sim.WriteFileAtomic("/tmp/go", strings.NewReader(""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		h.procMu.Lock()
+		left := len(h.procs)
+		h.procMu.Unlock()
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command never ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := sim.Stat("/tmp/go.ran"); err != nil {
+		t.Errorf("the command did not run on after its session closed: %v", err)
+	}
+	if _, err := sim.Stat("/tmp/go.wrote"); err == nil {
+		t.Error("the command survived a write to its closed session")
+	}
+}
+
 func TestFilesForClients(t *testing.T) {
 	f, files := testFleet(t, Options{Nodes: 3, Overrides: []Override{{Nodes: "node-002", Set: func(s *NodeSpec) { s.Faults.Unreachable = true; s.Arch = "arm64" }}}})
 	st, err := os.Stat(files.ClientKey)
@@ -485,4 +532,14 @@ func fleetGoroutines(d time.Duration) string {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// hungUp reports whether the node's one running process lost its session.
+func hungUp(h *host) bool {
+	h.procMu.Lock()
+	defer h.procMu.Unlock()
+	for _, p := range h.procs {
+		return p.hungUp()
+	}
+	return false
 }

@@ -44,6 +44,8 @@ func sum(b []byte) string {
 //	boot-id          prints the node's boot id
 //	mkdir PATH       mkdir through node.System, prints the error
 //	run ARGV...      node.System.Run, prints the exit code
+//	after FILE       waits for FILE on the node, creates FILE.ran, prints
+//	                 "done", then creates FILE.wrote
 func fakeHelper(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer, sys node.System) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage")
@@ -76,6 +78,20 @@ func fakeHelper(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 			return 1
 		}
 		fmt.Fprintln(stdout, "ok")
+	case "after":
+		for {
+			if _, err := sys.Stat(args[1]); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return node.ExitInterrupted
+			case <-time.After(time.Millisecond):
+			}
+		}
+		_ = sys.WriteFileAtomic(args[1]+".ran", strings.NewReader(""), 0o644)
+		fmt.Fprintln(stdout, "done")
+		_ = sys.WriteFileAtomic(args[1]+".wrote", strings.NewReader(""), 0o644)
 	case "run":
 		c, err := sys.Run(ctx, args[1:])
 		if err != nil {

@@ -3,9 +3,12 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // pgidWrapper is the one piece of shell the simulated node understands,
@@ -25,6 +28,57 @@ type process struct {
 
 	mu     sync.Mutex
 	signal string // the signal that ended it: "" none, TERM, KILL, ...
+	hup    bool   // its session is gone: the next write breaks the pipe
+}
+
+// hangup records that nobody reads the process's output any more.
+func (p *process) hangup() {
+	p.mu.Lock()
+	p.hup = true
+	p.mu.Unlock()
+}
+
+func (p *process) hungUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hup
+}
+
+// brokenPipe is the panic value of a write to a session that is gone: the
+// simulated SIGPIPE, which kills the process where it stands.
+type brokenPipe struct{}
+
+// pipeWriter is a process's stdout or stderr: a write after the session
+// went away kills the process, as SIGPIPE does a real one.
+type pipeWriter struct {
+	w io.Writer
+	p *process
+}
+
+func (pw pipeWriter) Write(b []byte) (int, error) {
+	if pw.p.hungUp() {
+		panic(brokenPipe{})
+	}
+	n, err := pw.w.Write(b)
+	if err != nil {
+		panic(brokenPipe{})
+	}
+	return n, nil
+}
+
+// runProcess runs one command line as a process whose output goes to the
+// session; a process killed by SIGPIPE exits 141.
+func (h *host) runProcess(ctx context.Context, p *process, user, line string, ch ssh.Channel) (code int, helperRan bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(brokenPipe); !ok {
+				panic(r)
+			}
+			p.kill("PIPE")
+			code = 141
+		}
+	}()
+	return h.exec(ctx, p, user, line, ch, pipeWriter{ch, p}, pipeWriter{ch.Stderr(), p})
 }
 
 // kill delivers sig: the simulated process's context is canceled. The

@@ -171,8 +171,8 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 				_ = req.Reply(false, nil)
 				continue
 			}
+			proc, done = h.start(cancel), make(chan struct{}) // running before the client hears so
 			_ = req.Reply(true, nil)
-			proc, done = h.start(cancel), make(chan struct{})
 			go func() {
 				defer close(done)
 				defer h.exit(proc)
@@ -202,7 +202,11 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 			}
 		}
 	}
-	cancel() // the client closed the session: stop what runs (sshd's SIGHUP)
+	// The client closed the session. Like sshd without a pty, send no
+	// signal: the process runs on and dies of SIGPIPE at its next write.
+	if proc != nil {
+		proc.hangup()
+	}
 	if done != nil {
 		<-done
 	}
@@ -231,7 +235,7 @@ func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, 
 	n := h.execs.Add(1)
 	code, helperRan := 255, false // 255: killed before it ran (its signal is reported)
 	if sleep(ctx, h.spec.ExecLatency) {
-		code, helperRan = h.exec(ctx, proc, user, line, ch, ch, ch.Stderr())
+		code, helperRan = h.runProcess(ctx, proc, user, line, ch)
 	}
 	h.exit(proc) // the process is gone before its exit is reported, as with sshd
 	if r := h.spec.Faults.RebootAfterExec; helperRan && r > 0 && h.helperExecs.Load() == int64(r) {
