@@ -64,7 +64,7 @@ func (f *Fleet) WriteClientKey(path string) error {
 	return writeFile(path+".pub", ssh.MarshalAuthorizedKey(f.clientPub), 0o644)
 }
 
-// WriteKnownHosts writes one OpenSSH known_hosts line per reachable node:
+// WriteKnownHosts writes one OpenSSH known_hosts line per node:
 // [127.0.0.1]:PORT ssh-ed25519 AAAA...
 func (f *Fleet) WriteKnownHosts(path string) error {
 	var b bytes.Buffer
