@@ -112,6 +112,10 @@ func (h *host) execFile(ctx context.Context, root bool, argv []string, stdin io.
 		return 126, false
 	}
 	if arch, ok := h.fleet.accepted[sum]; !ok || (arch != "" && arch != h.spec.Arch) {
+		if head, err := h.sys.ReadFile(prog); err == nil && strings.HasPrefix(string(head), "#!") {
+			fmt.Fprintf(stderr, "sh: %s: a simulated node runs no scripts, only the accepted helper builds\n", prog)
+			return 126, false
+		}
 		fmt.Fprintf(stderr, "sh: %s: cannot execute binary file: Exec format error\n", prog)
 		return 126, false
 	}

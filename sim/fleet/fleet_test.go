@@ -73,7 +73,8 @@ func TestSHAGate(t *testing.T) {
 		code    int
 		stderr  string
 	}{
-		{"wrong binary", []byte("#!/bin/sh\necho not the helper\n"), 0o755, 126, "cannot execute binary file: Exec format error"},
+		{"wrong binary", []byte("\x7fELF another program\n"), 0o755, 126, "cannot execute binary file: Exec format error"},
+		{"a script", []byte("#!/bin/sh\necho not the helper\n"), 0o755, 126, "runs no scripts"},
 		{"not executable", fakeBuild, 0o644, 126, "Permission denied"},
 		{"the build", fakeBuild, 0o755, 0, ""},
 	}
