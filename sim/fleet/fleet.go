@@ -124,6 +124,13 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 	h.listener = ln
 	f.wg.Add(1)
 	go h.serve()
+	if spec.ChurnEvery > 0 {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			sim.RunChurn(f.ctx, spec.ChurnEvery)
+		}()
+	}
 	return h, nil
 }
 

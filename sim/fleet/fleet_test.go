@@ -417,6 +417,20 @@ func TestSessionCloseIsNoSignal(t *testing.T) {
 	}
 }
 
+// TestChurn: with churn on, the running kubelet replaces pods on its own.
+func TestChurn(t *testing.T) {
+	f, _ := testFleet(t, Options{Defaults: NodeSpec{Containers: 4, ChurnEvery: time.Millisecond}})
+	sim := f.Node("node-000")
+	before := strings.Join(sim.Cgroups(), "\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Join(sim.Cgroups(), "\n") == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no pod churn")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func TestFilesForClients(t *testing.T) {
 	f, files := testFleet(t, Options{Nodes: 3, Overrides: []Override{{Nodes: "node-002", Set: func(s *NodeSpec) { s.Faults.Unreachable = true; s.Arch = "arm64" }}}})
 	st, err := os.Stat(files.ClientKey)
@@ -465,6 +479,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f, err := Start(context.Background(), Options{Nodes: 3, Helper: fakeHelper, HelperSHA256s: []string{sum(fakeBuild)},
+		Defaults: NodeSpec{Containers: 3, ChurnEvery: time.Millisecond},
 		Overrides: []Override{
 			{Nodes: "node-001", Set: func(s *NodeSpec) { s.ExecLatency = time.Hour }},
 			{Nodes: "node-002", Set: func(s *NodeSpec) { s.Faults.HandshakeHang = true }},
@@ -525,7 +540,7 @@ func fleetGoroutines(d time.Duration) string {
 	buf := make([]byte, 1<<20)
 	for {
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "sim/fleet.(*host)") {
+		if !strings.Contains(stacks, "sim/fleet.(*host)") && !strings.Contains(stacks, "sim/fleet.(*Fleet)") {
 			return ""
 		}
 		if time.Now().After(deadline) {

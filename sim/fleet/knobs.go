@@ -18,6 +18,7 @@ import (
 //	exhausted             css ids used up: the node needs a reboot
 //	kubelet=VERSION       e.g. 1.12.3 (1.8-1.13 turn kmem on) or 1.14.10
 //	arch=amd64|arm64
+//	churn=DURATION        the running kubelet replaces a pod every DURATION
 //	latency=DURATION      before every exec (e.g. 20ms)
 //	handshake-latency=DURATION
 //	unreachable           port closed: dial refused
@@ -28,7 +29,7 @@ import (
 //	kubelet-fails-start   starting kubelet fails
 //	enospc-mkdir[=N]      the Nth cgroup mkdir fails with ENOSPC (default 1)
 //	reboot-after-exec=N   reboot right after the Nth helper exec
-const Knobs = "containers, layout, leaked, exhausted, kubelet, arch, latency, handshake-latency, unreachable, handshake-hang, auth-refusal, changed-host-key, drop-exec, kubelet-fails-start, enospc-mkdir, reboot-after-exec"
+const Knobs = "containers, layout, leaked, exhausted, kubelet, arch, churn, latency, handshake-latency, unreachable, handshake-hang, auth-refusal, changed-host-key, drop-exec, kubelet-fails-start, enospc-mkdir, reboot-after-exec"
 
 // ParseKnobs parses a knob list (see Knobs) into a function that applies it.
 func ParseKnobs(s string) (func(*NodeSpec), error) {
@@ -124,6 +125,8 @@ func parseKnob(name, value string, hasValue bool) (func(*NodeSpec), error) {
 		return func(s *NodeSpec) { s.Arch = value }, nil
 	case "latency":
 		return duration(func(s *NodeSpec, d time.Duration) { s.ExecLatency = d })
+	case "churn":
+		return duration(func(s *NodeSpec, d time.Duration) { s.ChurnEvery = d })
 	case "handshake-latency":
 		return duration(func(s *NodeSpec, d time.Duration) { s.HandshakeLatency = d })
 	case "exhausted":

@@ -15,14 +15,14 @@ import (
 )
 
 func TestParseKnobs(t *testing.T) {
-	set, err := ParseKnobs("containers=40, layout=qos,leaked:2000,exhausted,kubelet=1.14.10,arch=arm64,latency=20ms,handshake-latency=1s," +
+	set, err := ParseKnobs("containers=40, layout=qos,leaked:2000,exhausted,kubelet=1.14.10,arch=arm64,churn=50ms,latency=20ms,handshake-latency=1s," +
 		"unreachable,handshake-hang,auth-refusal,changed-host-key,drop-exec,kubelet-fails-start,enospc-mkdir=3,reboot-after-exec=4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got NodeSpec
 	set(&got)
-	want := NodeSpec{Containers: 40, Layout: "qos", LeakedIDs: 2000, Exhausted: true, KubeletVersion: "1.14.10", Arch: "arm64",
+	want := NodeSpec{Containers: 40, Layout: "qos", LeakedIDs: 2000, Exhausted: true, KubeletVersion: "1.14.10", Arch: "arm64", ChurnEvery: 50 * time.Millisecond,
 		ExecLatency: 20 * time.Millisecond, HandshakeLatency: time.Second,
 		Faults: Faults{Unreachable: true, HandshakeHang: true, AuthRefusal: true, ChangedHostKey: true, DropExec: 1, KubeletFailsStart: true, MkdirENOSPC: 3, RebootAfterExec: 4}}
 	if !reflect.DeepEqual(got, want) {

@@ -61,6 +61,10 @@ type NodeSpec struct {
 	KubeletVersion string // e.g. 1.12.3 (buggy, kmem on) or 1.14.10 (fixed)
 	Arch           string // amd64 or arm64; empty: Options.Arch
 
+	// ChurnEvery > 0: a running kubelet deletes and creates a pod every
+	// ChurnEvery, as on a busy node (the procedure must not race it).
+	ChurnEvery time.Duration
+
 	HandshakeLatency time.Duration // before the server's first byte
 	ExecLatency      time.Duration // before every exec starts
 
