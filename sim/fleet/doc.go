@@ -45,7 +45,7 @@
 // # Knobs and faults
 //
 // NodeSpec sets a node's size, layout, leaked ids (or exhaustion), kubelet
-// version, architecture and latencies, and its Faults: unreachable (port
+// version, pod churn, architecture and latencies, and its Faults: unreachable (port
 // closed), handshake hang, auth refusal, changed host key, a connection cut
 // after the Nth exec ran, kubelet failing to start, ENOSPC on the Nth
 // cgroup mkdir, a reboot after the Nth helper exec. Options.Defaults apply
