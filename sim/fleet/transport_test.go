@@ -103,6 +103,33 @@ func TestInspectThroughTransport(t *testing.T) {
 	}
 }
 
+// TestTransportSeesNetworkFaults: a node that never finishes the handshake
+// and one that cuts the connection mid-command are retryable
+// (unreachable) for the transport, and the cut command did run.
+func TestTransportSeesNetworkFaults(t *testing.T) {
+	f, files := testFleet(t, Options{Nodes: 2, Overrides: []Override{
+		{Nodes: "node-000", Set: func(s *NodeSpec) { s.Faults.HandshakeHang = true }},
+		{Nodes: "node-001", Set: func(s *NodeSpec) { s.Faults.DropExec = 1 }},
+	}})
+	p := transportPool(t, files, func(c *transport.Config) { c.HandshakeTimeout = 300 * time.Millisecond })
+	ctx := context.Background()
+	nodes := f.Nodes()
+	_, err := p.Exec(ctx, target(nodes[0]), []string{"true"}, transport.ExecOptions{})
+	if transport.Classify(err) != transport.ClassUnreachable || !transport.Classify(err).Retryable() {
+		t.Errorf("hanging handshake: %v, want retryable unreachable", err)
+	}
+	_, err = p.Exec(ctx, target(nodes[1]), []string{"mkdir", "-p", "/var/lib/kmemfix/cut"}, transport.ExecOptions{})
+	if !errors.Is(err, transport.ErrConnectionLost) || transport.Classify(err) != transport.ClassUnreachable {
+		t.Errorf("connection cut mid-command: %v, want ErrConnectionLost", err)
+	}
+	if _, err := f.Node(nodes[1].Name).Stat("/var/lib/kmemfix/cut"); err != nil {
+		t.Errorf("the cut command did not run: %v", err)
+	}
+	if res, err := p.Exec(ctx, target(nodes[1]), []string{"true"}, transport.ExecOptions{}); err != nil || res.ExitCode != 0 {
+		t.Errorf("the next call (a new connection): %+v %v", res, err)
+	}
+}
+
 // TestUploadThroughTransport: the transport's Upload, over SFTP for root
 // and through sudo dd for a sudo user, lands an accepted helper that then
 // runs; a second upload is skipped; a wrong build never runs.
