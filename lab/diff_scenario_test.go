@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,18 +29,26 @@ var preservedFiles = []string{
 	"memory.swappiness", "memory.oom_control", "memory.move_charge_at_immigrate", "memory.use_hierarchy",
 }
 
-// TestSimulatorRunsSameProcedure builds the procedure scenario's node on
-// the simulator, compares the values the simulator reports with those the
-// real kernel reported for the same writes, runs the same helper commands
-// in process against the simulator, and compares the end state: every
-// process in its own relative path, the values the kernel ended with, no
-// mirror left. No QEMU: the kernel's side is testdata/kernel-procedure.json,
-// re-checked against the live kernel by TestProcedure.
-func TestSimulatorRunsSameProcedure(t *testing.T) {
+// TestSimulatorRunsSameScenarios builds each node scenario's node on the
+// simulator, compares the values the simulator reports with those the real
+// kernel reported after the same writes, runs the same helper commands in
+// process against the simulator (crashing them at the same operation
+// counts), and compares the end state: every process in its own relative
+// path, the values the kernel ended with, no mirror left, the kubelet
+// binary expected. No QEMU: the kernel's side is testdata/kernel-<name>.json,
+// re-checked against the live kernel by the scenario tests.
+func TestSimulatorRunsSameScenarios(t *testing.T) {
+	for _, plan := range []wire.Plan{procedurePlan, interruptedPlan, compensationPlan} {
+		t.Run(plan.Name, func(t *testing.T) { simScenario(t, plan) })
+	}
+}
+
+func simScenario(t *testing.T, plan wire.Plan) {
 	var rec KernelProcedure
-	readJSON(t, kernelProcedureFile, &rec)
-	if !sameNode(rec.Plan, procedurePlan) {
-		t.Fatalf("%s was recorded for another plan: rerun TestProcedure with -update-kernel", kernelProcedureFile)
+	file := kernelRecordFile(plan.Name)
+	readJSON(t, file, &rec)
+	if !reflect.DeepEqual(rec.Plan, plan) {
+		t.Fatalf("%s was recorded for another plan: rerun the scenario test with -update-kernel", file)
 	}
 	n := simnode.New(simnode.Config{Seed: 1, NoShims: true})
 	root := simnode.DefaultCgroupRoot
@@ -56,6 +66,10 @@ func TestSimulatorRunsSameProcedure(t *testing.T) {
 		t.Errorf("after the same writes, simulator vs kernel %s: %s", rec.Kernel, d)
 	}
 
+	oldKubelet, err := n.ReadFile("/usr/bin/kubelet")
+	if err != nil {
+		t.Fatal(err)
+	}
 	newKubelet := simnode.KubeletBinary("v1.12.3-nokmem", false)
 	if err := n.MkdirAll("/var/lib/kmemfix"); err != nil {
 		t.Fatal(err)
@@ -63,22 +77,47 @@ func TestSimulatorRunsSameProcedure(t *testing.T) {
 	if err := n.WriteFileAtomic("/var/lib/kmemfix/kubelet.new", bytes.NewReader(newKubelet), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(newKubelet)
-	for _, args := range [][]string{
-		{"inspect"},
-		{"service", "stop", "kubelet"},
-		{"kubelet", "swap", "--binary", "/usr/bin/kubelet", "--new", "/var/lib/kmemfix/kubelet.new", "--sha256", hex.EncodeToString(sum[:])},
-		{"snapshot"}, {"mirror"}, {"move"}, {"commit"}, {"rebuild"},
-		{"service", "start", "kubelet"},
-		{"run-commands", "--argv", `["systemctl","restart","cadvisor"]`},
-		{"verify"}, {"finish"},
-	} {
-		simHelper(t, n, args...)
+	wantKubelet := newKubelet
+	steps := simSteps(sha256Hex(newKubelet))
+	runs := 0
+	switch plan.Kind {
+	case wire.KindProcedure:
+		for _, st := range steps {
+			runs += simRun(t, n, st.args, 0)
+		}
+	case wire.KindInterrupted:
+		for _, st := range steps {
+			done, crashedLate := 0, false
+			for _, k := range simCrashPoints(st.ops(len(before), len(pids)), plan.CrashFractions) {
+				at := max(1, k-done)
+				if simCrash(t, n, st.args, at) {
+					done += at
+					crashedLate = crashedLate || at > 1
+				}
+				runs++
+			}
+			if st.ops(len(before), len(pids)) > 10 && !crashedLate {
+				t.Errorf("simulator: %v was never killed past its first operation", st.args)
+			}
+			runs += simRun(t, n, st.args, 0)
+		}
+	case wire.KindCompensation:
+		for _, st := range steps[1:6] {
+			runs += simRun(t, n, st.args, 0)
+		}
+		simCrash(t, n, []string{"restore"}, max(1, len(pids)/2))
+		runs += 1 + simRun(t, n, []string{"restore"}, 0)
+		simCrash(t, n, []string{"kubelet", "restore", "--binary", "/usr/bin/kubelet"}, 1)
+		runs += 1 + simRun(t, n, []string{"kubelet", "restore", "--binary", "/usr/bin/kubelet"}, 0)
+		runs += simRun(t, n, []string{"service", "start", "kubelet"}, 0)
+		runs += simRun(t, n, []string{"finish"}, 0)
+		wantKubelet = oldKubelet
 	}
+	t.Logf("%d helper runs on the simulator", runs)
 
 	after := simValues(t, n, path.Join(root, "kubepods"))
 	for _, d := range valueDiffs(rec.After, after) {
-		t.Errorf("after the procedure, simulator vs kernel %s: %s", rec.Kernel, d)
+		t.Errorf("at the end, simulator vs kernel %s: %s", rec.Kernel, d)
 	}
 	for pid, rel := range pids {
 		if cg, alive := n.CgroupOf(pid); alive && cg != "/"+path.Join("kubepods", rel) {
@@ -88,6 +127,53 @@ func TestSimulatorRunsSameProcedure(t *testing.T) {
 	if _, err := n.Stat(path.Join(root, "kubepods2")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("simulator: the mirror is still there (%v)", err)
 	}
+	if got, _ := n.ReadFile("/usr/bin/kubelet"); !bytes.Equal(got, wantKubelet) {
+		t.Errorf("simulator: /usr/bin/kubelet is %q, want %q", got, wantKubelet)
+	}
+}
+
+// simStep mirrors the guest runner's procedure steps and its estimates of
+// their mutating operations (lab/guest/runner/scenario.go).
+type simStep struct {
+	args []string
+	ops  func(dirs, procs int) int
+}
+
+func simSteps(sha string) []simStep {
+	fixed := func(n int) func(int, int) int { return func(int, int) int { return n } }
+	return []simStep{
+		{[]string{"inspect"}, fixed(0)},
+		{[]string{"service", "stop", "kubelet"}, fixed(2)},
+		{[]string{"kubelet", "swap", "--binary", "/usr/bin/kubelet", "--new", "/var/lib/kmemfix/kubelet.new", "--sha256", sha}, fixed(3)},
+		{[]string{"snapshot"}, fixed(2)},
+		{[]string{"mirror"}, func(d, _ int) int { return 1 + 7*d }},
+		{[]string{"move"}, func(_, p int) int { return p }},
+		{[]string{"commit"}, func(d, _ int) int { return 2 * d }},
+		{[]string{"rebuild"}, func(d, p int) int { return 10*d + p }},
+		{[]string{"service", "start", "kubelet"}, fixed(2)},
+		{[]string{"run-commands", "--argv", `["systemctl","restart","cadvisor"]`}, fixed(1)},
+		{[]string{"verify"}, fixed(0)},
+		{[]string{"finish"}, fixed(0)},
+	}
+}
+
+func simCrashPoints(total int, fractions []float64) []int {
+	if total == 0 {
+		return nil
+	}
+	var out []int
+	for _, f := range fractions {
+		k := max(1, int(f*float64(total)+0.5))
+		if len(out) == 0 || k > out[len(out)-1] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 func countValues(t map[string]wire.Values) int {
@@ -192,9 +278,9 @@ func oomKillDisable(s string) string {
 	return "?"
 }
 
-// simHelper runs one helper command in process against the simulator; it
-// has to succeed.
-func simHelper(t *testing.T, sys node.System, args ...string) {
+// simRun runs one helper command in process against the simulator; it has
+// to succeed. It returns 1 (one run).
+func simRun(t *testing.T, sys node.System, args []string, _ int) int {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := helper.Main(context.Background(), args, nil, &stdout, &stderr, sys)
@@ -203,4 +289,29 @@ func simHelper(t *testing.T, sys node.System, args ...string) {
 	if code != 0 || !resp.OK {
 		t.Fatalf("simulator: kmemfix-node %s: exit %d: %.2000s %.500s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}
+	return 1
+}
+
+// simCrash runs a helper command with --crash-after-ops k in process and
+// tells whether it died (the helper.Crash panic the binary turns into exit
+// 137); otherwise the command had fewer operations and must have succeeded.
+func simCrash(t *testing.T, sys node.System, args []string, k int) (crashed bool) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := -1
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(helper.Crash); !ok {
+					panic(r)
+				}
+				crashed = true
+			}
+		}()
+		code = helper.Main(context.Background(), append([]string{"--crash-after-ops", strconv.Itoa(k)}, args...), nil, &stdout, &stderr, sys)
+	}()
+	if !crashed && code != 0 {
+		t.Fatalf("simulator: kmemfix-node --crash-after-ops %d %s: exit %d: %.2000s", k, strings.Join(args, " "), code, stdout.String())
+	}
+	return crashed
 }

@@ -21,9 +21,17 @@ var smallNode = wire.Node{BurstablePods: 4, BestEffortPods: 2, GuaranteedPods: 2
 // same node on the simulator.
 var procedurePlan = wire.Plan{Name: "procedure", Kind: wire.KindProcedure, Node: bigNode, Seed: 1}
 
-// kernelProcedureFile records the values the real kernel reported for the
-// procedure scenario's node, before and after the procedure.
-const kernelProcedureFile = "testdata/kernel-procedure.json"
+// interruptedPlan and compensationPlan are the other node scenarios; the
+// differential test runs them on the simulator too.
+var (
+	interruptedPlan = wire.Plan{Name: "interrupted", Kind: wire.KindInterrupted, Node: smallNode, Seed: 2,
+		CrashFractions: []float64{0, 0.5}, RandomKills: 1}
+	compensationPlan = wire.Plan{Name: "compensation", Kind: wire.KindCompensation, Node: smallNode, Seed: 3}
+)
+
+// kernelRecordFile records the values the real kernel reported for a
+// scenario's node, before and after the scenario.
+func kernelRecordFile(name string) string { return "testdata/kernel-" + name + ".json" }
 
 // KernelProcedure is that record.
 type KernelProcedure struct {
@@ -36,24 +44,32 @@ type KernelProcedure struct {
 func TestProcedure(t *testing.T) {
 	res := boot(t, procedurePlan)
 	logRuns(t, res)
-	got := KernelProcedure{Kernel: res.Report.Kernel, Plan: procedurePlan, Before: res.Report.Before, After: res.Report.After}
+	recordOrCompare(t, procedurePlan, res)
+}
+
+// recordOrCompare writes the kernel's values for the scenario under
+// -update-kernel, and otherwise compares them with the record.
+func recordOrCompare(t *testing.T, plan wire.Plan, res *Result) {
+	t.Helper()
+	file := kernelRecordFile(plan.Name)
+	got := KernelProcedure{Kernel: res.Report.Kernel, Plan: plan, Before: res.Report.Before, After: res.Report.After}
 	if *updateKernel {
-		writeJSON(t, kernelProcedureFile, got)
+		writeJSON(t, file, got)
 		return
 	}
 	var want KernelProcedure
-	readJSON(t, kernelProcedureFile, &want)
+	readJSON(t, file, &want)
 	if !reflect.DeepEqual(want.Plan, got.Plan) {
-		t.Fatalf("%s was recorded for another plan: rerun with -update-kernel", kernelProcedureFile)
+		t.Fatalf("%s was recorded for another plan: rerun with -update-kernel", file)
 	}
 	diffValues(t, "kernel before vs recorded", want.Before, got.Before)
 	diffValues(t, "kernel after vs recorded", want.After, got.After)
 }
 
 func TestInterruptedEveryStep(t *testing.T) {
-	res := boot(t, wire.Plan{Name: "interrupted", Kind: wire.KindInterrupted, Node: smallNode, Seed: 2,
-		CrashFractions: []float64{0, 0.5}, RandomKills: 1})
+	res := boot(t, interruptedPlan)
 	logRuns(t, res)
+	recordOrCompare(t, interruptedPlan, res)
 	// --crash-after-ops N dies right before the (N+1)th mutating operation,
 	// so it cannot interrupt a step that has a single one (service stop and
 	// start, snapshot, run-commands): those run once with N=1 (complete)
@@ -82,8 +98,9 @@ func TestInterruptedEveryStep(t *testing.T) {
 }
 
 func TestCompensation(t *testing.T) {
-	res := boot(t, wire.Plan{Name: "compensation", Kind: wire.KindCompensation, Node: smallNode, Seed: 3})
+	res := boot(t, compensationPlan)
 	logRuns(t, res)
+	recordOrCompare(t, compensationPlan, res)
 }
 
 func logRuns(t *testing.T, res *Result) {
