@@ -17,7 +17,7 @@ import (
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 6, "recorded histories are missing: run KMEMFIX_RECORD_HISTORIES=1 go test ./workflows/historytest")
+	require.GreaterOrEqual(t, len(files), 8, "recorded histories are missing: run KMEMFIX_RECORD_HISTORIES=1 go test ./workflows/historytest")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

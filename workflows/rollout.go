@@ -39,7 +39,27 @@ func RolloutWorkflow(ctx workflow.Context, in *RolloutInput) (*Progress, error) 
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
-	return r.run(ctx)
+	p, err := r.run(ctx)
+	if isCanceled(err) {
+		return nil, r.cancelled(ctx)
+	}
+	return p, err
+}
+
+// cancelled waits for the nodes in flight, which the cancel reached too
+// (before their commit point they roll back, after it they finish
+// forward), and returns the cancel with the final progress as details.
+func (r *rollout) cancelled(ctx workflow.Context) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	r.activity = "cancelled: waiting for the nodes in flight"
+	r.details(dctx)
+	if err := workflow.Await(dctx, func() bool { return r.inFlight == 0 }); err != nil {
+		return err
+	}
+	r.finished, r.wasCancelled = true, true
+	r.activity = "cancelled"
+	r.visibility(dctx, true)
+	return temporal.NewCanceledError(*r.progress())
 }
 
 // Validate reports every problem of the input at once.
@@ -113,6 +133,7 @@ type rollout struct {
 	cursor         int // next inventory index to look at in the current wave
 	activity       string
 	finished       bool
+	wasCancelled   bool
 
 	// Counters rebuilt from s.Nodes at setup, kept up to date after.
 	waveCounts   []map[Outcome]int

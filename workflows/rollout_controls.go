@@ -209,6 +209,8 @@ func (r *rollout) pause(ctx workflow.Context, reason, source string) {
 
 func (r *rollout) state() string {
 	switch {
+	case r.wasCancelled:
+		return StateCancelled
 	case r.finished && r.s.Aborted:
 		return StateAborted
 	case r.finished:

@@ -352,3 +352,24 @@ func TestChildErrorBusy(t *testing.T) {
 	res = r.childError("id", "n1", temporal.NewApplicationError("boom", "Panic"))
 	require.Equal(t, OutcomeFailedNeedsAttention, res.Outcome)
 }
+
+// The test environment does not pass a parent's cancel to mocked children
+// (package historytest shows it on a real server): here, the rollout
+// waits for its nodes in flight and returns the final progress.
+func TestRolloutCancelWaitsForInFlightNodes(t *testing.T) {
+	f := newFleet(t)
+	in := rolloutInput(6, "100%")
+	in.Concurrency = []int{3}
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 30*time.Second)
+	f.env.ExecuteWorkflow(RolloutWorkflowName, in)
+	require.True(t, f.env.IsWorkflowCompleted())
+	var ce *temporal.CanceledError
+	require.ErrorAs(t, f.env.GetWorkflowError(), &ce)
+	var p Progress
+	require.NoError(t, ce.Details(&p))
+	require.Equal(t, 3, p.Done, "the nodes in flight were waited for")
+	require.Zero(t, p.Running)
+	require.Equal(t, 3, p.Pending)
+	require.Equal(t, StateCancelled, p.State)
+	require.NotContains(t, f.runs, "n4")
+}

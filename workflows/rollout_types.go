@@ -102,11 +102,12 @@ type (
 
 // Rollout states as the UI and the query show them.
 const (
-	StateRunning  = "running"
-	StatePaused   = "paused"
-	StateAborting = "aborting"
-	StateAborted  = "aborted"
-	StateDone     = "done"
+	StateRunning   = "running"
+	StatePaused    = "paused"
+	StateAborting  = "aborting"
+	StateAborted   = "aborted"
+	StateDone      = "done"
+	StateCancelled = "cancelled"
 )
 
 // Progress answers QueryProgress and is the rollout's result.

@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -42,21 +43,9 @@ func TestRecordHistories(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, sa := range workflows.SearchAttributes {
-		attrs[sa.Name] = sa.Type
-	}
-	srv := devservertest.Start(t, func(o *devserver.Options) { o.SearchAttributes = attrs })
-	c := devservertest.Client(t, srv)
-	shell := &scriptedShell{failOn: map[string]string{"n-rollback": "move"}}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Shell: shell})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	rec, cancel := newRecorder(t, &scriptedShell{failOn: map[string]string{"n-rollback": "move"}})
 	defer cancel()
-	rec := recorder{t: t, c: c, ctx: ctx}
+	ctx := rec.ctx
 
 	// Node workflows.
 	for _, tc := range []struct {
@@ -105,6 +94,62 @@ func TestRecordHistories(t *testing.T) {
 	require.NoError(t, run.Get(ctx, &p))
 	require.Equal(t, 2, p.Fleet.Verdicts["affected"])
 	rec.save("rollout-survey.json", run.GetID(), run.GetRunID())
+}
+
+// TestCancelRolloutRollsBackNodesInFlight cancels a rollout while its two
+// nodes are in the middle of move: the cancel reaches the move activity
+// through its heartbeat, each node rolls back, and the rollout reports.
+func TestCancelRolloutRollsBackNodesInFlight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	rec, cancel := newRecorder(t, &scriptedShell{})
+	defer cancel()
+	in := &workflows.RolloutInput{RolloutID: "cancel", Inventory: inventory("slow1", "slow2", "late"), Settings: settings(),
+		Waves: workflows.WavePlan{{Percent: 100}}, Concurrency: []int{2}}
+	run := rec.start(workflows.RolloutWorkflowID("cancel"), workflows.RolloutWorkflowName, in)
+	for _, n := range []string{"slow1", "slow2"} {
+		require.Eventually(t, func() bool {
+			v, err := rec.c.QueryWorkflow(rec.ctx, workflows.NodeWorkflowID(n), "", workflows.QueryCurrentStep)
+			var cs workflows.CurrentStep
+			return err == nil && v.Get(&cs) == nil && cs.Step == workflows.StepMove
+		}, time.Minute, 100*time.Millisecond)
+	}
+	require.NoError(t, rec.c.CancelWorkflow(rec.ctx, run.GetID(), run.GetRunID()))
+	err := run.Get(rec.ctx, nil)
+	var ce *temporal.CanceledError
+	require.ErrorAs(t, err, &ce)
+	var p workflows.Progress
+	require.NoError(t, ce.Details(&p))
+	require.Equal(t, workflows.StateCancelled, p.State)
+	require.Equal(t, 2, p.Counts[workflows.OutcomeFailedRolledBack])
+	require.Equal(t, 1, p.Pending, "no node starts after the cancel")
+
+	child := rec.c.GetWorkflow(rec.ctx, workflows.NodeWorkflowID("slow1"), "")
+	require.ErrorAs(t, child.Get(rec.ctx, nil), &ce)
+	var res workflows.NodeResult
+	require.NoError(t, ce.Details(&res))
+	require.Equal(t, workflows.OutcomeFailedRolledBack, res.Outcome)
+	require.True(t, res.KubeletRunning)
+	require.Len(t, res.Compensations, 3)
+	rec.save("node-cancelled.json", child.GetID(), child.GetRunID())
+	rec.save("rollout-cancelled.json", run.GetID(), run.GetRunID())
+}
+
+func newRecorder(t *testing.T, shell *scriptedShell) (recorder, context.CancelFunc) {
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, sa := range workflows.SearchAttributes {
+		attrs[sa.Name] = sa.Type
+	}
+	srv := devservertest.Start(t, func(o *devserver.Options) { o.SearchAttributes = attrs })
+	c := devservertest.Client(t, srv)
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{Shell: shell})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	return recorder{t: t, c: c, ctx: ctx}, cancel
 }
 
 type recorder struct {

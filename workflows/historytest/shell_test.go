@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/kmemfix/kmemfix/activities"
@@ -23,6 +24,10 @@ func (s *scriptedShell) RunHelper(ctx context.Context, n activities.NodeRef, arg
 	s.mu.Lock()
 	fail := s.failOn[n.Name]
 	s.mu.Unlock()
+	if cmd[0] == "move" && strings.HasPrefix(n.Name, "slow") {
+		<-ctx.Done() // a move that only a cancel ends
+		return nil, 0, ctx.Err()
+	}
 	resp := node.Response{OK: true, Command: cmd[0], Protocol: node.ProtocolVersion, BootID: "boot-1"}
 	exit := node.ExitOK
 	switch cmd[0] {
