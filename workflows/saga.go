@@ -208,6 +208,8 @@ func (w *nodeWorkflow) rollback(ctx workflow.Context, err error) (*NodeResult, e
 		reasons := append([]string{cause}, broken...)
 		if w.kubeletStopped {
 			reasons = append(reasons, "kubelet is STOPPED: start it by hand once the tree is restored")
+		} else {
+			reasons = append(reasons, "kubelet is running the original binary (restore-kubelet succeeded)")
 		}
 		res, _ = w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
 	}
