@@ -3,7 +3,6 @@ package lab
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,9 +125,11 @@ func runQEMU(ctx context.Context, a *Assets, sc Scenario, initrd, logPath string
 		}
 		return res, fmt.Errorf("lab: %s: qemu: %v; console %s ends with:\n%s", why, waitErr, logPath, strings.Join(tail, "\n"))
 	}
-	if err := json.Unmarshal([]byte(report), &res.Report); err != nil {
+	r, err := wire.DecodeReport(report)
+	if err != nil {
 		return res, fmt.Errorf("lab: parse report (console %s): %w", logPath, err)
 	}
+	res.Report = *r
 	return res, nil
 }
 
@@ -152,7 +153,7 @@ func readConsole(r io.Reader, log io.Writer, each func(string), start time.Time,
 			inReport = false
 			continue
 		case inReport:
-			report += line
+			report += line + "\n"
 			continue
 		case strings.HasPrefix(line, "lab-init: up in") && res.Ready == 0:
 			res.Ready = time.Since(start).Seconds()

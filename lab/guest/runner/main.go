@@ -138,11 +138,11 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 
 // emit prints the report on the console between the markers.
 func emit(r *wire.Report) {
-	b, err := json.Marshal(r)
+	text, err := wire.EncodeReport(r)
 	if err != nil {
-		b = []byte(fmt.Sprintf(`{"fatal":%q}`, "marshal report: "+err.Error()))
+		text, _ = wire.EncodeReport(&wire.Report{Name: r.Name, Kind: r.Kind, Fatal: err.Error()})
 	}
-	fmt.Printf("\n%s\n%s\n%s\n", wire.ReportBegin, b, wire.ReportEnd)
+	fmt.Printf("\n%s\n%s\n%s\n", wire.ReportBegin, text, wire.ReportEnd)
 }
 
 func logf(format string, args ...any) {

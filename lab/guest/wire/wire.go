@@ -3,10 +3,21 @@
 // the runner prints on the serial console between two markers (Report).
 package wire
 
-import "time"
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
 
-// Markers framing the runner's report on the console. The report is one line
-// of JSON between them.
+// Markers framing the runner's report on the console. Between them the
+// report is JSON, gzipped and base64-encoded in lines of at most 76
+// characters: a serial console moves a byte per emulated port write, and
+// the report carries every cgroup's values twice.
 const (
 	ReportBegin = "=====KMEMFIX-LAB-REPORT-BEGIN====="
 	ReportEnd   = "=====KMEMFIX-LAB-REPORT-END====="
@@ -120,4 +131,56 @@ type ProbeResult struct {
 	Errno string `json:"errno"`           // "" on success, else the errno's name (EBUSY)
 	Value string `json:"value,omitempty"` // a value read back, when the probe reads one
 	Note  string `json:"note,omitempty"`
+}
+
+// EncodeReport renders a report for the console, without the markers.
+func EncodeReport(r *Report) (string, error) {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("wire: marshal report: %w", err)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(js); err != nil {
+		return "", fmt.Errorf("wire: gzip report: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("wire: gzip report: %w", err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(z.Bytes())
+	var out strings.Builder
+	for len(b64) > 76 {
+		out.WriteString(b64[:76] + "\n")
+		b64 = b64[76:]
+	}
+	out.WriteString(b64)
+	return out.String(), nil
+}
+
+// DecodeReport reads what EncodeReport rendered (line breaks and stray
+// carriage returns ignored).
+func DecodeReport(text string) (*Report, error) {
+	clean := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' {
+			return -1
+		}
+		return r
+	}, text)
+	z, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil {
+		return nil, fmt.Errorf("wire: report is not base64: %w", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("wire: report is not gzip: %w", err)
+	}
+	js, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("wire: gunzip report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(js, &r); err != nil {
+		return nil, fmt.Errorf("wire: report JSON: %w", err)
+	}
+	return &r, nil
 }
