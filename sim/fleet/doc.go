@@ -40,7 +40,11 @@
 // SFTP is github.com/pkg/sftp's request server on the node's regular
 // files, with posix-rename@openssh.com, and fsync@openssh.com added by a
 // small packet filter (the library has no fsync). An upload is committed
-// with WriteFileAtomic on fsync and on close.
+// with WriteFileAtomic on fsync and on close. Files of 256 KiB or more
+// written through SSH (a helper build is about 7 MB) are kept once per
+// fleet by sha256; a node's filesystem holds a reference that every read
+// through SSH resolves (see blobSystem), so a thousand nodes with the
+// helper uploaded cost one copy.
 //
 // # Knobs and faults
 //

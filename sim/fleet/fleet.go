@@ -31,6 +31,7 @@ type Fleet struct {
 	hosts    []*host
 	byName   map[string]*host
 	reserved []net.Listener // ports of unreachable nodes, held during Start
+	blobs    blobStore      // large files written through SSH, once per fleet
 
 	// ctx is the fleet's lifetime, not a request's: commands running when
 	// Close is called see it canceled.
@@ -90,9 +91,10 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 	if _, err := unameMachine(spec.Arch); err != nil {
 		return nil, err
 	}
-	h := &host{fleet: f, name: name, spec: spec, sim: sim, sys: sim, helperSys: sim, conns: map[net.Conn]struct{}{}}
+	sys := &blobSystem{System: sim, store: &f.blobs}
+	h := &host{fleet: f, name: name, spec: spec, sim: sim, sys: sys, helperSys: sys, conns: map[net.Conn]struct{}{}}
 	if n := spec.Faults.MkdirENOSPC; n > 0 {
-		h.helperSys = &enospcSystem{System: sim, cgroupRoot: sim.Config().CgroupRoot, nth: n}
+		h.helperSys = &enospcSystem{System: sys, cgroupRoot: sim.Config().CgroupRoot, nth: n}
 	}
 	signer, err := newHostKey()
 	if err != nil {
