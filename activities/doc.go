@@ -20,10 +20,12 @@
 //     cleanly on SIGINT/SIGTERM and exits with node.ExitInterrupted) and
 //     return.
 //   - Classifier Classifier: tells which transport errors are worth a retry.
-//     Unreachable hosts, refused connections and timeouts are retryable;
-//     authentication failure, host key mismatch, bad input (an address that
-//     cannot be parsed) and a checksum mismatch of an uploaded file are not.
-//     A nil Classifier treats every transport error as retryable.
+//     It returns an ErrType kind: ErrUnreachable and ErrTimeout (refused or
+//     timed-out connections, a cut session) are retryable; ErrAuth,
+//     ErrHostKey, ErrHostUnknown, ErrBadInput (an address that cannot be
+//     parsed, NUL in an argument) and ErrChecksum (an upload that does not
+//     hash right) are not. ClassifierFunc adapts a function. A nil
+//     Classifier treats every transport error as retryable (ErrTransport).
 //   - HTTP *http.Client: used by the HTTP and Prometheus health gates; nil
 //     means http.DefaultClient.
 //
