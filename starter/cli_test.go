@@ -18,6 +18,7 @@ import (
 
 	"github.com/kmemfix/kmemfix/internal/devserver"
 	"github.com/kmemfix/kmemfix/internal/devserver/devservertest"
+	"github.com/kmemfix/kmemfix/node"
 	"github.com/kmemfix/kmemfix/workflows"
 )
 
@@ -29,6 +30,9 @@ import (
 const releaseSignal = "release"
 
 func heldNode(ctx workflow.Context, in *workflows.NodeInput) (*workflows.NodeResult, error) {
+	if in.DryRun { // a survey or an inspection: answer at once
+		return inspected(in.Node.Name), nil
+	}
 	workflow.GetSignalChannel(ctx, releaseSignal).Receive(ctx, nil)
 	return &workflows.NodeResult{Node: in.Node.Name, Outcome: workflows.OutcomeRemediated, Step: workflows.StepDone,
 		KubeletRunning: true, KubeletDown: 30 * time.Second}, nil
@@ -197,4 +201,46 @@ func TestCommandsSayWhenTemporalIsNotThere(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "kmemfix dev") {
 		t.Errorf("exit %d, stderr %q: want a hint to start `kmemfix dev`", code, errOut)
 	}
+}
+
+// inspected is a dry run's result: node-001 is affected, the others not.
+func inspected(name string) *workflows.NodeResult {
+	ins := &node.InspectResult{Kernel: "3.10.0-1160.el7.x86_64", KernelGeneration: node.KernelLegacy, Verdict: node.VerdictNotAffected,
+		Phase: node.PhaseIdle, IDsInUse: 900, LeakedIDs: 0, Headroom: node.Headroom{Known: true, Required: 600, Available: 64635},
+		Kubelet: node.Kubelet{State: "active", Binary: "/usr/bin/kubelet", Version: "v1.14.10"}}
+	res := &workflows.NodeResult{Node: name, Outcome: workflows.OutcomeSkippedNotAffected, DryRun: true, Step: workflows.StepInspect, Inspect: ins,
+		Reasons: []string{"kubepods is not kmem-accounted"}}
+	if name == "node-001" {
+		ins.Verdict, ins.KubepodsKmem, ins.LeakedIDs, ins.Kubelet.Version = node.VerdictAffected, true, 4200, "v1.12.3"
+		res.Outcome, res.Reasons = workflows.OutcomePlanned, []string{"kubepods is kmem-accounted; 4200 css ids leaked"}
+		res.Plan = []workflows.PlanStep{{Step: workflows.StepStopKubelet, Does: "stop kubelet", Compensation: workflows.StepRestoreKubelet},
+			{Step: workflows.StepCommit, Does: "remove the old tree", ForwardOnly: true}}
+	}
+	return res
+}
+
+func TestSurveyTableJSONAndCSV(t *testing.T) {
+	h := newHarness(t)
+	out := h.run(0, "survey", "-i", "testdata/nodes.yaml")
+	mustContain(t, out, "Surveying 4 node(s)", "node-001", "planned", "affected", "4200", "4 node(s): affected 1, not-affected 3")
+	csvOut := h.run(0, "survey", "-i", "testdata/nodes.yaml", "--csv")
+	mustContain(t, csvOut, "node,outcome,verdict,phase,headroom,required,available,leakedIDs,reason\n",
+		"node-001,planned,affected,idle,ok,600,64635,4200,")
+	var fleet workflows.FleetPicture
+	js := h.run(0, "survey", "-i", "testdata/nodes.yaml", "--json")
+	if err := json.NewDecoder(strings.NewReader(js)).Decode(&fleet); err != nil { // stderr follows the JSON
+		t.Fatalf("--json: %v\n%s", err, js)
+	}
+	if len(fleet.Nodes) != 4 || fleet.Verdicts[node.VerdictAffected] != 1 {
+		t.Errorf("fleet picture: %+v", fleet)
+	}
+	mustContain(t, h.run(ExitUsage, "survey", "-i", "testdata/bad-nodes.yaml"), "duplicate name")
+}
+
+func TestNodeInspect(t *testing.T) {
+	h := newHarness(t)
+	out := h.run(0, "node", "inspect", "node-001", "-i", "testdata/nodes.yaml")
+	mustContain(t, out, "Node node-001: planned", "verdict affected", "4200 leaked", "kubelet active (/usr/bin/kubelet, v1.12.3)",
+		"1. stop-kubelet", "(undo: restore-kubelet)", "(forward only)")
+	mustContain(t, h.run(ExitUsage, "node", "inspect", "node-042", "-i", "testdata/nodes.yaml"), `node "node-042" is not in testdata/nodes.yaml`)
 }

@@ -13,7 +13,8 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // Exit codes of kmemfix beyond 0 (success) and 1 (the command failed).
 const (
-	ExitUsage = 2 // bad flags, arguments or input files
+	ExitUsage       = 2 // bad flags, arguments or input files
+	ExitNodesFailed = 3 // the rollout completed but some nodes failed
 )
 
 func exitCode(err error) int {

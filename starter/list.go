@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
@@ -30,8 +29,7 @@ func newRolloutListCommand(a *app) *cobra.Command {
 			if running {
 				query += " AND ExecutionStatus = 'Running'"
 			}
-			t := tablewriter.NewTable(cmd.OutOrStdout())
-			t.Header("Rollout", "Status", "State", "Started", "Closed")
+			t := newTable(cmd.OutOrStdout(), "ROLLOUT", "STATUS", "STATE", "STARTED (UTC)", "CLOSED (UTC)")
 			var token []byte
 			n := 0
 			for n < limit {

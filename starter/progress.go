@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/kmemfix/kmemfix/workflows"
@@ -140,11 +141,22 @@ func writeStatus(w io.Writer, id string, p *workflows.Progress, bars bool) {
 	fmt.Fprintf(w, "\nOutcomes: %s\n%s\n", countsLine(p.Counts), downLine(p.KubeletDown))
 	if len(p.Failing) > 0 {
 		fmt.Fprintf(w, "\nFailing nodes (%d):\n", len(p.Failing))
-		t := tablewriter.NewTable(w)
-		t.Header("Node", "Wave", "Outcome", "Reason")
+		t := newTable(w, "NODE", "WAVE", "OUTCOME", "REASON")
 		for _, f := range p.Failing {
 			_ = t.Append(f.Node, fmt.Sprint(f.Wave), string(f.Outcome), strings.Join(f.Reasons, "; "))
 		}
 		_ = t.Render()
 	}
+}
+
+// newTable is a bordered table with headers as written and long cells
+// (reasons) wrapped at 60 columns.
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNormal),
+		tablewriter.WithRowMaxWidth(60),
+	)
+	t.Header(header)
+	return t
 }

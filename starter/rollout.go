@@ -151,7 +151,8 @@ func newRolloutWatchCommand(a *app) *cobra.Command {
 		Long: `watch redraws the rollout's picture in place on a terminal (a progress bar per
 wave, counts per outcome, failing nodes with their reasons, kubelet-down times);
 piped or redirected, it prints one plain line per change instead. It exits 0
-when the rollout completed, 1 when it was aborted or failed.`,
+when the rollout completed and no node failed, 3 when it completed with failing
+nodes, 1 when it was aborted or the workflow failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, _, err := a.client(cmd)
@@ -175,6 +176,9 @@ func watchRollout(cmd *cobra.Command, c client.Client, id, runID string, interva
 	}
 	if p.State != workflows.StateDone {
 		return fmt.Errorf("rollout %s ended %s: %s", id, p.State, orWord(p.AbortReason, "see `kmemfix rollout status`"))
+	}
+	if n := len(p.Failing); n > 0 {
+		return &exitError{code: ExitNodesFailed, err: fmt.Errorf("rollout %s completed with %d failing node(s): see `kmemfix rollout status %s`; `kmemfix rollout retry` re-queues them while a rollout runs", id, n, id)}
 	}
 	return nil
 }

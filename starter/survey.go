@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -115,8 +114,16 @@ func surveyRow(n workflows.SurveyNode) []string {
 			headroom = "short"
 		}
 	}
-	return []string{n.Node, string(n.Outcome), n.Verdict, n.Phase, headroom, strconv.Itoa(n.Required),
-		strconv.Itoa(n.Available), strconv.Itoa(n.LeakedIDs), n.Reason}
+	return []string{n.Node, string(n.Outcome), n.Verdict, n.Phase, headroom, count(n.Required),
+		count(n.Available), count(n.LeakedIDs), n.Reason}
+}
+
+// count prints a css id count; the node reports -1 when it could not tell.
+func count(n int) string {
+	if n < 0 {
+		return "?"
+	}
+	return strconv.Itoa(n)
 }
 
 func writeSurveyCSV(w io.Writer, f *workflows.FleetPicture) error {
@@ -130,8 +137,7 @@ func writeSurveyCSV(w io.Writer, f *workflows.FleetPicture) error {
 }
 
 func writeSurveyTable(w io.Writer, f *workflows.FleetPicture) error {
-	t := tablewriter.NewTable(w)
-	t.Header("Node", "Outcome", "Verdict", "Phase", "Headroom", "Required", "Available", "Leaked IDs", "Reason")
+	t := newTable(w, "NODE", "OUTCOME", "VERDICT", "PHASE", "HEADROOM", "NEEDS", "FREE", "LEAKED", "REASON")
 	for _, n := range f.Nodes {
 		if err := t.Append(surveyRow(n)); err != nil {
 			return err

@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"strings"
-	"sync"
 
 	"github.com/kmemfix/kmemfix/activities"
 	"github.com/kmemfix/kmemfix/config"
@@ -19,9 +17,11 @@ import (
 	"github.com/kmemfix/kmemfix/transport"
 )
 
-// nodePool is what the shell needs of the SSH transport.
+// nodePool is what the shell needs of the SSH transport (*transport.Pool).
 type nodePool interface {
 	Exec(ctx context.Context, t transport.Target, argv []string, opts transport.ExecOptions) (transport.Result, error)
+	Upload(ctx context.Context, t transport.Target, req transport.UploadRequest) (transport.UploadResult, error)
+	Arch(ctx context.Context, t transport.Target) (string, error)
 }
 
 // sshShell adapts the SSH transport to activities.NodeShell: it installs
@@ -33,9 +33,6 @@ type sshShell struct {
 	jump    *transport.Jump
 	remote  string            // where the helper lives on nodes
 	helpers map[string]helper // by GOARCH: amd64, arm64
-
-	mu    sync.Mutex
-	archs map[string]string // node name -> GOARCH, as uname -m said
 }
 
 // helper is a local build of the node helper.
@@ -49,7 +46,7 @@ var _ activities.NodeShell = (*sshShell)(nil)
 const HelperName = "kmemfix-node"
 
 func newSSHShell(pool nodePool, cfg *config.Config, helpers map[string]helper) (*sshShell, error) {
-	s := &sshShell{pool: pool, ssh: cfg.SSH, helpers: helpers, archs: map[string]string{},
+	s := &sshShell{pool: pool, ssh: cfg.SSH, helpers: helpers,
 		remote: path.Join(cfg.Node.HelperDir, HelperName)}
 	if cfg.SSH.JumpHost != "" {
 		user, host, port, err := config.ParseJumpHost(cfg.SSH.JumpHost)
@@ -100,14 +97,14 @@ func (s *sshShell) RunHelper(ctx context.Context, n activities.NodeRef, args []s
 // EnsureHelper installs the helper build for the node's architecture
 // unless the same build is already there.
 func (s *sshShell) EnsureHelper(ctx context.Context, n activities.NodeRef) (string, error) {
-	arch, err := s.arch(ctx, n)
+	arch, err := s.pool.Arch(ctx, s.target(n))
 	if err != nil {
 		return "", err
 	}
 	h, ok := s.helpers[arch]
 	if !ok {
 		return "", &transport.Error{Class: transport.ClassBadInput, Node: n.Name, Op: "ensure-helper",
-			Err: fmt.Errorf("no %s build of %s beside the worker (build it with `make node-helper`)", arch, HelperName)}
+			Err: fmt.Errorf("no %s build of %s beside the worker: build it with `make node-helper` or set worker.helperBinDir", arch, HelperName)}
 	}
 	if err := s.EnsureFile(ctx, n, h.path, s.remote, h.sha256); err != nil {
 		return "", err
@@ -115,95 +112,21 @@ func (s *sshShell) EnsureHelper(ctx context.Context, n activities.NodeRef) (stri
 	return s.remote, nil
 }
 
-// EnsureFile uploads localPath to remotePath unless a file with that
-// sha256 is already there, then checks the sha256 on the node.
+// EnsureFile uploads localPath to remotePath (mode 0755: both files kmemfix
+// ships are executables) unless a file with that sha256 is already there;
+// the transport checks the sha256 on the node before the atomic rename.
 func (s *sshShell) EnsureFile(ctx context.Context, n activities.NodeRef, localPath, remotePath, sum string) error {
 	t := s.target(n)
-	if got, _ := s.remoteSHA256(ctx, t, remotePath); got == sum {
-		return nil
-	}
-	f, err := os.Open(localPath)
-	if err != nil {
-		return &transport.Error{Class: transport.ClassBadInput, Node: n.Name, Op: "upload", Err: err}
-	}
-	defer f.Close()
-	tmp := remotePath + ".kmemfix-upload"
-	steps := []struct {
-		argv  []string
-		stdin io.Reader
-	}{
-		{[]string{"mkdir", "-p", path.Dir(remotePath)}, nil},
-		{[]string{"tee", tmp}, f},
-		{[]string{"chmod", "0755", tmp}, nil},
-	}
-	for _, st := range steps {
-		if err := s.run(ctx, t, st.argv, st.stdin); err != nil {
-			return err
-		}
-	}
-	got, err := s.remoteSHA256(ctx, t, tmp)
-	if err != nil {
-		return err
-	}
-	if got != sum {
-		_ = s.run(ctx, t, []string{"rm", "-f", tmp}, nil)
-		return &transport.Error{Class: transport.ClassRemote, Node: n.Name, Op: "upload",
-			Err: fmt.Errorf("%w: %s on the node has sha256 %s, want %s", errChecksum, remotePath, got, sum)}
-	}
-	return s.run(ctx, t, []string{"mv", "-f", tmp, remotePath}, nil)
-}
-
-var errChecksum = errors.New("checksum mismatch after upload")
-
-func (s *sshShell) run(ctx context.Context, t transport.Target, argv []string, stdin io.Reader) error {
-	res, err := s.pool.Exec(ctx, t, argv, transport.ExecOptions{Stdin: stdin})
+	res, err := s.pool.Exec(ctx, t, []string{"mkdir", "-p", "--", path.Dir(remotePath)}, transport.ExecOptions{})
 	if err != nil {
 		return err
 	}
 	if res.ExitCode != 0 {
-		return &transport.Error{Class: transport.ClassRemote, Node: t.Name, Op: argv[0],
-			Err: fmt.Errorf("%s exited %d: %s", strings.Join(argv, " "), res.ExitCode, strings.TrimSpace(string(res.Stderr)))}
+		return &transport.Error{Class: transport.ClassRemote, Node: n.Name, Op: "mkdir",
+			Err: fmt.Errorf("mkdir -p %s exited %d: %s", path.Dir(remotePath), res.ExitCode, strings.TrimSpace(string(res.Stderr)))}
 	}
-	return nil
-}
-
-func (s *sshShell) remoteSHA256(ctx context.Context, t transport.Target, p string) (string, error) {
-	res, err := s.pool.Exec(ctx, t, []string{"sha256sum", p}, transport.ExecOptions{})
-	if err != nil {
-		return "", err
-	}
-	fields := strings.Fields(string(res.Stdout))
-	if res.ExitCode != 0 || len(fields) == 0 {
-		return "", nil // missing: install it
-	}
-	return fields[0], nil
-}
-
-// arch asks the node once for its machine type.
-func (s *sshShell) arch(ctx context.Context, n activities.NodeRef) (string, error) {
-	s.mu.Lock()
-	a, ok := s.archs[n.Name]
-	s.mu.Unlock()
-	if ok {
-		return a, nil
-	}
-	res, err := s.pool.Exec(ctx, s.target(n), []string{"uname", "-m"}, transport.ExecOptions{})
-	if err != nil {
-		return "", err
-	}
-	switch m := strings.TrimSpace(string(res.Stdout)); m {
-	case "x86_64", "amd64":
-		a = "amd64"
-	case "aarch64", "arm64":
-		a = "arm64"
-	default:
-		return "", &transport.Error{Class: transport.ClassBadInput, Node: n.Name, Op: "uname",
-			Err: fmt.Errorf("machine %q is neither x86_64 nor aarch64", m)}
-	}
-	s.mu.Lock()
-	s.archs[n.Name] = a
-	s.mu.Unlock()
-	return a, nil
+	_, err = s.pool.Upload(ctx, t, transport.UploadRequest{LocalPath: localPath, RemotePath: remotePath, Mode: 0o755, SHA256: sum})
+	return err
 }
 
 // findHelpers locates the helper builds in dir (kmemfix-node-amd64,
@@ -247,9 +170,6 @@ func fileSHA256(p string) (string, error) {
 type classifier struct{}
 
 func (classifier) Classify(err error) (string, bool) {
-	if errors.Is(err, errChecksum) {
-		return activities.ErrChecksum, false
-	}
 	switch c := transport.Classify(err); c {
 	case transport.ClassUnreachable:
 		return activities.ErrUnreachable, true
