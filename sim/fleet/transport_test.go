@@ -245,3 +245,18 @@ func (r startedReader) Read([]byte) (int, error) {
 }
 
 func bytesReaderAt(b []byte) io.ReaderAt { return bytes.NewReader(b) }
+
+// TestArchThroughTransport: the transport learns each node's architecture
+// from uname -m, without sudo, as it does before choosing a helper build.
+func TestArchThroughTransport(t *testing.T) {
+	f, files := testFleet(t, Options{Nodes: 2, User: "kmemfix", Overrides: []Override{{Nodes: "node-001", Set: func(s *NodeSpec) { s.Arch = "arm64" }}}})
+	p := transportPool(t, files, nil)
+	for _, n := range f.Nodes() {
+		tg := target(n)
+		tg.Arch = ""
+		got, err := p.Arch(context.Background(), tg)
+		if err != nil || got != n.Arch {
+			t.Errorf("%s: Arch = %q, %v; want %q", n.Name, got, err, n.Arch)
+		}
+	}
+}
