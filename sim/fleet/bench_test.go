@@ -1,13 +1,10 @@
 package fleet
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,10 +28,11 @@ import (
 // KMEMFIX_BENCH_LATENCY=20ms adds that much before each handshake and
 // each exec on the node side, as a network and a busy sshd would.
 //
-// The helper file on each node is a small stand-in whose sha256 the fleet
-// accepts (exec runs helper.Main in-process either way): a real 5-10 MB
-// build on 1,000 in-memory nodes would measure the simulator's memory, not
-// the transport's.
+// The loop is the transport's Sweep. The helper file on each node is a
+// small stand-in whose sha256 the fleet accepts, installed before the
+// clock starts (exec runs helper.Main in-process either way): this
+// measures inspect calls, not uploads; TestRealHelperBuild covers the real
+// build going up through the transport.
 func BenchmarkInspectFleet(b *testing.B) {
 	nodes := benchNodes()
 	b.Run("conns=100", func(b *testing.B) { inspectFleet(b, nodes, 100, false) })
@@ -85,64 +83,43 @@ func inspectFleet(b *testing.B, nodes, maxConns int, warm bool) {
 			}
 		}
 	}
-	before := p.Stats().Handshakes
-	targets := make(chan transport.Target)
+	var targets []transport.Target
+	for _, n := range f.Nodes() {
+		targets = append(targets, target(n))
+	}
+	argv := []string{helperPath, "inspect"}
 	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		failures  int
+		mu       sync.Mutex
+		failures int
 	)
+	each := func(tg transport.Target, res transport.Result, err error) {
+		if err != nil || res.ExitCode != 0 {
+			mu.Lock()
+			defer mu.Unlock()
+			if failures++; failures == 1 {
+				b.Errorf("%s: exit %d err %v stderr %q", tg.Name, res.ExitCode, err, res.Stderr)
+			}
+		}
+	}
 	b.ResetTimer()
 	cpu0 := cpuTime()
-	start := time.Now()
+	var rep transport.SweepReport
 	for range b.N {
-		var wg sync.WaitGroup
-		for range concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for tg := range targets {
-					t0 := time.Now()
-					res, err := p.Exec(context.Background(), tg, []string{helperPath, "inspect"}, transport.ExecOptions{})
-					d := time.Since(t0)
-					mu.Lock()
-					latencies = append(latencies, d)
-					if err != nil || res.ExitCode != 0 {
-						failures++
-						if failures == 1 {
-							b.Errorf("%s: exit %d err %v stderr %q", tg.Name, res.ExitCode, err, res.Stderr)
-						}
-					}
-					mu.Unlock()
-				}
-			}()
-		}
-		for _, n := range f.Nodes() {
-			targets <- target(n)
-		}
-		close(targets)
-		wg.Wait()
-		targets = make(chan transport.Target)
+		rep = p.Sweep(context.Background(), targets, argv, concurrency, each) // the last sweep is reported
 	}
-	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
-	st := p.Stats()
-	slices.Sort(latencies)
-	pct := func(q float64) float64 {
-		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000
-	}
-	b.ReportMetric(float64(st.Handshakes-before)/elapsed.Seconds(), "handshakes/s")
-	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "calls/s")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-MB")
+	b.ReportMetric(rep.HandshakesPerSecond, "handshakes/s")
+	b.ReportMetric(float64(rep.Calls)/rep.Wall.Seconds(), "calls/s")
+	b.ReportMetric(float64(rep.P50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(rep.P99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(rep.PeakRSSBytes)/(1<<20), "peak-MB")
 	// CPU per call (fleet and client together) does not depend on how busy
 	// a shared machine is, unlike the wall-clock figures.
-	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(latencies)), "cpu-ms/call")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(rep.Calls*b.N), "cpu-ms/call")
 	b.ReportMetric(float64(failures), "failures")
 	b.Logf("%d nodes, %d calls in %v, %d handshakes, peak %d open connections, %d goroutines at the end",
-		nodes, len(latencies), elapsed.Round(time.Millisecond), st.Handshakes-before, st.PeakOpen, runtime.NumGoroutine())
+		nodes, rep.Calls, rep.Wall.Round(time.Millisecond), rep.Handshakes, p.Stats().PeakOpen, runtime.NumGoroutine())
 }
 
 // cpuTime is the process's user + system CPU time so far.
@@ -152,23 +129,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS is the process's peak resident set (VmHWM) in bytes, or the Go
-// heap's high-water mark where /proc is missing.
-func peakRSS() int64 {
-	fh, err := os.Open("/proc/self/status")
-	if err == nil {
-		defer fh.Close()
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.Sys)
 }
