@@ -34,7 +34,14 @@ func openStore(o Options) (*config.SQL, error) {
 			return nil, fmt.Errorf("devserver: create state dir: %w", err)
 		}
 		sqlConf.DatabaseName = filepath.Join(o.StateDir, DatabaseFile)
-		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc"}
+		sqlConf.ConnectAttributes = map[string]string{
+			"mode": "rwc",
+			// Write-ahead log, fsync at checkpoints only: about 3x faster
+			// workflows than the default rollback journal (BenchmarkWorkflow).
+			// A power cut may lose the last transactions, never corrupt the file.
+			"journal_mode": "wal",
+			"synchronous":  "1", // NORMAL
+		}
 		if err := ensureSchema(sqlConf); err != nil {
 			return nil, err
 		}
