@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/kmemfix/kmemfix/config"
 	"github.com/kmemfix/kmemfix/workflows"
 )
 
@@ -68,42 +70,52 @@ the spec or the flags come from the config file's rollout section.
 			if err != nil {
 				return err
 			}
-			id := workflows.RolloutWorkflowID(orWord(p.Spec.Name, newName()))
-			in, err := rolloutInput(cfg, p, id)
-			if err != nil {
-				return usageError(err)
-			}
 			c, cfg, err := a.client(cmd)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID:                       id,
-				TaskQueue:                cfg.Temporal.TaskQueue,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				StaticSummary:            fmt.Sprintf("kmemfix %s of %d nodes in %d wave(s)", in.Mode, len(in.Inventory), len(p.WaveSizes)),
-				StaticDetails:            fmt.Sprintf("inventory %s, waves %s, concurrency %d, failure budget %s", p.Spec.Inventory, strings.Join(p.Spec.Waves, ","), p.Spec.Concurrency, p.Spec.FailureBudget),
-			}, workflows.RolloutWorkflowName, in)
+			id, runID, err := startRollout(cmd.Context(), c, cfg, p, cmd.OutOrStdout())
 			if err != nil {
-				return fmt.Errorf("start rollout %s: %w", id, err)
+				return err
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Started %s %s: %d node(s) in %d wave(s) %v\n", in.Mode, id, len(in.Inventory), len(p.WaveSizes), p.WaveSizes)
-			if u := workflowURL(cfg, id); u != "" {
-				fmt.Fprintf(out, "Temporal UI: %s\n", u)
-			}
-			fmt.Fprintf(out, "Follow it:   kmemfix rollout watch %s\n", id)
 			if !wait {
 				return nil
 			}
-			return watchRollout(cmd, c, id, run.GetRunID(), 2*time.Second)
+			return watchRollout(cmd, c, id, runID, 2*time.Second)
 		},
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&wait, "watch", false, "follow the rollout until it ends (as `rollout watch`)")
 	return cmd
+}
+
+// startRollout starts the rollout workflow of a checked plan and prints
+// its ID, its Temporal UI link and how to follow it.
+func startRollout(ctx context.Context, c client.Client, cfg *config.Config, p *plan, out io.Writer) (id, runID string, err error) {
+	id = workflows.RolloutWorkflowID(orWord(p.Spec.Name, newName()))
+	in, err := rolloutInput(cfg, p, id)
+	if err != nil {
+		return "", "", usageError(err)
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                cfg.Temporal.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            fmt.Sprintf("kmemfix %s of %d nodes in %d wave(s)", in.Mode, len(in.Inventory), len(p.WaveSizes)),
+		StaticDetails: fmt.Sprintf("inventory %s, waves %s, concurrency %d, failure budget %s",
+			p.Spec.Inventory, strings.Join(p.Spec.Waves, ","), p.Spec.Concurrency, p.Spec.FailureBudget),
+	}, workflows.RolloutWorkflowName, in)
+	if err != nil {
+		return "", "", fmt.Errorf("start rollout %s: %w", id, err)
+	}
+	fmt.Fprintf(out, "Started %s %s: %d node(s) in %d wave(s) %v\n", in.Mode, id, len(in.Inventory), len(p.WaveSizes), p.WaveSizes)
+	if u := workflowURL(cfg, id); u != "" {
+		fmt.Fprintf(out, "Temporal UI: %s\n", u)
+	}
+	fmt.Fprintf(out, "Follow it:   kmemfix rollout watch %s\n", id)
+	return id, run.GetRunID(), nil
 }
 
 // newName is a rollout name unique enough for humans: date, time, 4 random hex.
@@ -168,12 +180,23 @@ nodes, 1 when it was aborted or the workflow failed.`,
 }
 
 func watchRollout(cmd *cobra.Command, c client.Client, id, runID string, interval time.Duration) error {
-	out := cmd.OutOrStdout()
-	w := &watcher{id: id, src: &temporalProgress{c: c, id: id, runID: runID}, out: out, interval: interval, live: isTerminal(out)}
-	p, err := w.run(cmd.Context())
+	p, err := followRollout(cmd.Context(), cmd.OutOrStdout(), c, id, runID, interval)
 	if err != nil {
 		return err
 	}
+	return rolloutVerdict(id, p)
+}
+
+// followRollout shows a rollout on out until it ends: live on a terminal,
+// plain lines otherwise. It returns the final progress.
+func followRollout(ctx context.Context, out io.Writer, c client.Client, id, runID string, interval time.Duration) (*workflows.Progress, error) {
+	w := &watcher{id: id, src: &temporalProgress{c: c, id: id, runID: runID}, out: out, interval: interval, live: isTerminal(out)}
+	return w.run(ctx)
+}
+
+// rolloutVerdict is nil for a rollout that completed without failing
+// nodes, else an error carrying the exit code.
+func rolloutVerdict(id string, p *workflows.Progress) error {
 	if p.State != workflows.StateDone {
 		return fmt.Errorf("rollout %s ended %s: %s", id, p.State, orWord(p.AbortReason, "see `kmemfix rollout status`"))
 	}

@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/kmemfix/kmemfix/config"
 	"github.com/kmemfix/kmemfix/inventory"
 	"github.com/kmemfix/kmemfix/workflows"
 )
@@ -45,34 +47,14 @@ or --csv.`,
 			if !cmd.Flags().Changed("concurrency") {
 				concurrency = cfg.Rollout.Concurrency
 			}
-			id := workflows.RolloutWorkflowID("survey-" + newName())
-			in := &workflows.RolloutInput{
-				RolloutID: id, Mode: workflows.ModeSurvey, Inventory: inventoryNodes(inv.Resolved()),
-				Concurrency: []int{concurrency}, Settings: nodeSettings(cfg, cfg.Rollout),
-			}
-			if err := in.Validate(); err != nil {
-				return usageError(fmt.Errorf("survey input: %w", err))
-			}
 			c, cfg, err := a.client(cmd)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID: id, TaskQueue: cfg.Temporal.TaskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				StaticSummary:            fmt.Sprintf("kmemfix survey of %d nodes", len(in.Inventory)),
-			}, workflows.RolloutWorkflowName, in)
+			p, err := runSurvey(cmd.Context(), c, cfg, inventoryNodes(inv.Resolved()), concurrency, cmd.ErrOrStderr())
 			if err != nil {
-				return fmt.Errorf("start survey: %w", err)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Surveying %d node(s): %s\n", len(in.Inventory), orWord(workflowURL(cfg, id), id))
-			var p workflows.Progress
-			if err := run.Get(cmd.Context(), &p); err != nil {
-				return fmt.Errorf("survey %s: %w", id, err)
-			}
-			if p.Fleet == nil {
-				return fmt.Errorf("survey %s ended %s without a fleet picture", id, p.State)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			switch {
@@ -91,6 +73,36 @@ or --csv.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	return cmd
+}
+
+// runSurvey runs a survey of nodes to its end and returns its progress,
+// whose Fleet is the picture. It says on w where to follow it.
+func runSurvey(ctx context.Context, c client.Client, cfg *config.Config, nodes []workflows.InventoryNode, concurrency int, w io.Writer) (*workflows.Progress, error) {
+	id := workflows.RolloutWorkflowID("survey-" + newName())
+	in := &workflows.RolloutInput{
+		RolloutID: id, Mode: workflows.ModeSurvey, Inventory: nodes,
+		Concurrency: []int{concurrency}, Settings: nodeSettings(cfg, cfg.Rollout),
+	}
+	if err := in.Validate(); err != nil {
+		return nil, usageError(fmt.Errorf("survey input: %w", err))
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            fmt.Sprintf("kmemfix survey of %d nodes", len(nodes)),
+	}, workflows.RolloutWorkflowName, in)
+	if err != nil {
+		return nil, fmt.Errorf("start survey: %w", err)
+	}
+	fmt.Fprintf(w, "Surveying %d node(s): %s\n", len(nodes), orWord(workflowURL(cfg, id), id))
+	var p workflows.Progress
+	if err := run.Get(ctx, &p); err != nil {
+		return nil, fmt.Errorf("survey %s: %w", id, err)
+	}
+	if p.Fleet == nil {
+		return nil, fmt.Errorf("survey %s ended %s without a fleet picture", id, p.State)
+	}
+	return &p, nil
 }
 
 func loadInventory(path string) (*inventory.Inventory, error) {
