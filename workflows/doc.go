@@ -21,9 +21,12 @@
 //   - Commit point: from the moment commit is scheduled, the steps run on a
 //     disconnected context: neither a workflow cancel nor the budget can
 //     stop them; a forward step that finally fails gives
-//     failed-needs-attention. After a failed commit or rebuild, kubelet is
-//     left STOPPED on purpose (a kubelet started on a half-removed kubepods
-//     would create pod cgroups without limits) and the result says so.
+//     failed-needs-attention. Kubelet is brought back all the same: a node
+//     whose kubelet stays down past the eviction timeout loses its pods,
+//     which is worse than a half-finished tree whose processes all keep
+//     their limits in the mirror. The replacement build is started first,
+//     then the original; only if both fail does the result say "kubelet is
+//     STOPPED".
 //   - Kubelet-down budget (NodeSettings.KubeletDownBudget, default 3m, under
 //     the 5m eviction timeout): a timer started at stop-kubelet races the
 //     steps. Before the commit point it cancels the running step

@@ -21,13 +21,14 @@ func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResu
 	switch w.step {
 	case StepCommit, StepRebuild:
 		reasons = append(reasons, fmt.Sprintf(
-			"kubelet is STOPPED on purpose: %s is partly removed or not rebuilt, and a kubelet started now would create pod cgroups without their limits. "+
-				"Every process runs in %s with its limit. Retry the node (each step resumes from the node's state), or on the node run `kmemfix-node rebuild`, "+
-				"`systemctl start %s`, `kmemfix-node verify`, `kmemfix-node finish`", k, m, w.s.KubeletUnit))
+			"every process runs in %s or %s with its limit; %s is partly removed or not rebuilt. To finish on the node: `systemctl stop %s`, "+
+				"`kmemfix-node commit`, `kmemfix-node rebuild`, `systemctl start %s`, `kmemfix-node verify`, `kmemfix-node finish`",
+			m, k, k, w.s.KubeletUnit, w.s.KubeletUnit))
+		reasons = append(reasons, w.bringKubeletBack(dctx, true))
 	case StepStartKubelet:
-		reasons = append(reasons, fmt.Sprintf(
-			"kubelet is STOPPED or unhealthy: %s is rebuilt without kmem accounting but kubelet did not come back healthy: check `journalctl -u %s`; the original binary's backup is beside %s",
-			k, w.s.KubeletUnit, w.s.KubeletBinary))
+		reasons = append(reasons, fmt.Sprintf("%s is rebuilt without kmem accounting but the replacement kubelet did not come back healthy: check `journalctl -u %s`",
+			k, w.s.KubeletUnit))
+		reasons = append(reasons, w.bringKubeletBack(dctx, false))
 	case StepVerify:
 		reasons = append(reasons, "kubelet is running; the node differs from its snapshot, see verify's problems; the journal stays open for inspection")
 		if w.res.Verify != nil {
@@ -36,6 +37,34 @@ func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResu
 	}
 	res, _ := w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
 	return res, nil
+}
+
+// bringKubeletBack keeps the invariant that no node workflow ends with
+// kubelet stopped: a node whose kubelet stays down past the pod eviction
+// timeout loses its pods, which is worse than any half-finished tree. It
+// starts the installed (replacement) kubelet when tryCurrent, then falls
+// back to the original binary; only when both fail is kubelet left stopped,
+// and the reason says so.
+func (w *nodeWorkflow) bringKubeletBack(ctx workflow.Context, tryCurrent bool) string {
+	if tryCurrent {
+		w.setStep(ctx, StepStartKubelet)
+		err := w.exec(ctx, StepStartKubelet, a.StartKubelet, w.startInput(w.flags), &activities.StartKubeletResult{})
+		if err == nil {
+			w.kubeletUp(ctx)
+			return "kubelet was started again with the replacement build so the node's pods are not evicted; new pods get unaccounted cgroups"
+		}
+	}
+	w.setStep(ctx, StepRestoreKubelet)
+	err := w.exec(ctx, StepRestoreKubelet, a.RestoreKubelet, &activities.RestoreKubeletInput{
+		Node: w.in.Node, Flags: w.flags, Unit: w.s.KubeletUnit, Binary: w.s.KubeletBinary,
+		HealthzURL: w.s.KubeletHealthzURL, Timeout: w.s.ServiceTimeout,
+	}, &activities.RestoreKubeletResult{})
+	if err == nil {
+		w.kubeletUp(ctx)
+		return "kubelet was started again with the ORIGINAL build (the replacement would not start): new pods get kmem-accounted cgroups until the replacement is fixed"
+	}
+	return fmt.Sprintf("kubelet is STOPPED: neither the replacement nor the original build started (%v); start it by hand now: `systemctl start %s`, the original binary is at %s.kmemfix-orig",
+		errMsg(err), w.s.KubeletUnit, w.s.KubeletBinary)
 }
 
 // rebooted stops the procedure after the node rebooted: the tree it worked

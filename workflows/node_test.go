@@ -55,9 +55,10 @@ func TestNodeStepFailure(t *testing.T) {
 		{"Mirror", OutcomeFailedRolledBack, []string{"Restore", "Finish", "RestoreKubelet"}, []Step{StepRestore, StepCloseJournal, StepRestoreKubelet}, 0},
 		{"Move", OutcomeFailedRolledBack, []string{"Restore", "Finish", "RestoreKubelet"}, []Step{StepRestore, StepCloseJournal, StepRestoreKubelet}, 0},
 		// Past the commit point: no compensation, forward only.
-		{"Commit", OutcomeFailedNeedsAttention, nil, nil, 0},
-		{"Rebuild", OutcomeFailedNeedsAttention, nil, nil, 0},
-		{"StartKubelet", OutcomeFailedNeedsAttention, nil, nil, 0},
+		// ... but kubelet is brought back: the replacement first, then the original.
+		{"Commit", OutcomeFailedNeedsAttention, []string{"StartKubelet"}, nil, 0},
+		{"Rebuild", OutcomeFailedNeedsAttention, []string{"StartKubelet"}, nil, 0},
+		{"StartKubelet", OutcomeFailedNeedsAttention, []string{"RestoreKubelet"}, nil, 0},
 		{"Verify", OutcomeFailedNeedsAttention, nil, nil, 0},
 		// Optional steps: a warning, the node is remediated.
 		{"RestartCadvisor", OutcomeRemediated, []string{"Verify", "Finish"}, nil, 1},
@@ -319,7 +320,7 @@ func TestNodeResumesPastCommitForwardOnly(t *testing.T) {
 	f.failWith("Rebuild", nonRetryable(activities.ErrKernel))
 	res, err := f.run(nil)
 	require.NoError(t, err)
-	require.Equal(t, []string{"EnsureHelper", "Inspect", "StageKubelet", "StopKubelet", "Commit", "Rebuild!"}, f.names())
+	require.Equal(t, []string{"EnsureHelper", "Inspect", "StageKubelet", "StopKubelet", "Commit", "Rebuild!", "StartKubelet"}, f.names())
 	require.Equal(t, OutcomeFailedNeedsAttention, res.Outcome)
 	require.True(t, res.Committed)
 	assertKubeletNotLeftStopped(t, f, res)
@@ -399,4 +400,37 @@ func TestNodeRebootDuringRollback(t *testing.T) {
 	require.Equal(t, []string{"StartKubelet"}, f.afterFailure()[len(f.afterFailure())-1:])
 	require.Contains(t, res.Reasons[0], "move failed")
 	assertKubeletNotLeftStopped(t, f, res)
+}
+
+// TestNodeKubeletBroughtBackAfterForwardFailure: past the commit point a
+// failed step still ends with kubelet running: the replacement if it
+// starts, else the original build; only when both fail is it left stopped,
+// and the outcome says so.
+func TestNodeKubeletBroughtBackAfterForwardFailure(t *testing.T) {
+	cases := []struct {
+		name    string
+		fail    []string
+		after   []string
+		running bool
+		says    string
+	}{
+		{"replacement starts", []string{"Commit"}, []string{"StartKubelet"}, true, "replacement build"},
+		{"original starts", []string{"Commit", "StartKubelet"}, []string{"RestoreKubelet"}, true, "ORIGINAL build"},
+		{"nothing starts", []string{"Rebuild", "StartKubelet", "RestoreKubelet"}, nil, false, "kubelet is STOPPED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeNode(t)
+			for _, step := range tc.fail {
+				f.failWith(step, nonRetryable(activities.ErrKernel))
+			}
+			res, err := f.run(nil)
+			require.NoError(t, err)
+			require.Equal(t, OutcomeFailedNeedsAttention, res.Outcome)
+			require.Equal(t, tc.after, f.afterFailure())
+			require.Equal(t, tc.running, res.KubeletRunning)
+			require.Contains(t, strings.Join(res.Reasons, "\n"), tc.says)
+			assertKubeletNotLeftStopped(t, f, res)
+		})
+	}
 }
