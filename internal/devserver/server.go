@@ -22,6 +22,7 @@ type Server struct {
 	temporal temporal.Server
 	ui       *uiServer
 	quiet    *atomic.Bool // silences the server's shutdown warnings
+	lock     *stateLock   // nil in memory
 
 	stopOnce sync.Once
 	stopErr  error
@@ -38,6 +39,20 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := checkFree(o.FrontendAddr, "frontend"); err != nil {
 		return nil, err // fail before touching the state
 	}
+	lock, err := lockState(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(ctx, o, lock)
+	if err != nil {
+		return nil, errors.Join(err, lock.release())
+	}
+	return s, nil
+}
+
+// start runs the server on a locked state dir; Start releases the lock
+// when this fails, Stop when the server stops.
+func start(ctx context.Context, o Options, lock *stateLock) (*Server, error) {
 	sqlConf, err := openStore(o)
 	if err != nil {
 		return nil, err
@@ -50,13 +65,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	frontend, addrs, httpAPI := plan.services[primitives.FrontendService], plan.services, plan.httpAPI
 	s := &Server{opts: o, frontend: frontend, temporal: ts, quiet: logger.quiet}
 	if err := s.prepareNamespaces(ctx); err != nil {
-		return nil, errors.Join(err, s.Stop())
+		return nil, errors.Join(err, s.stopServices())
 	}
 	if o.UIAddr != "" {
 		if s.ui, err = startUI(o.UIAddr, frontend, o.Namespace, o.Logger); err != nil {
-			return nil, errors.Join(err, s.Stop())
+			return nil, errors.Join(err, s.stopServices())
 		}
 	}
+	s.lock = lock
 	o.Logger.Info("temporal dev server started",
 		"frontend", frontend, "ui", s.UIURL(), "namespace", o.Namespace, "state", s.statePlace(),
 		"history", addrs[primitives.HistoryService], "matching", addrs[primitives.MatchingService],
@@ -131,20 +147,25 @@ func (s *Server) prepareNamespaces(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the UI and the server. It is safe to call more than once.
+// Stop stops the UI and the server and releases the state dir. It is safe
+// to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		var errs []error
-		if s.ui != nil {
-			errs = append(errs, s.ui.stop())
-		}
-		s.quiet.Store(true)
-		if err := s.temporal.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("devserver: stop Temporal server: %w", err))
-		}
-		s.stopErr = errors.Join(errs...)
+		s.stopErr = errors.Join(s.stopServices(), s.lock.release())
 	})
 	return s.stopErr
+}
+
+func (s *Server) stopServices() error {
+	var errs []error
+	if s.ui != nil {
+		errs = append(errs, s.ui.stop())
+	}
+	s.quiet.Store(true)
+	if err := s.temporal.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("devserver: stop Temporal server: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // FrontendAddress is the host:port SDK clients and workers dial.

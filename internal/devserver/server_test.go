@@ -104,6 +104,20 @@ func TestSearchAttributeTypeConflictIsAnError(t *testing.T) {
 	requireFree(t, opts.FrontendAddr) // the failed Start stopped its server
 }
 
+func TestStateDirServesOneServerAtATime(t *testing.T) {
+	opts := devserver.Options{StateDir: t.TempDir(), FrontendAddr: "127.0.0.1:0"}
+	first := start(t, opts)
+
+	_, err := devserver.Start(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("in use by another dev server (pid %d)", os.Getpid())) {
+		t.Fatalf("a second server on the same state dir: err = %v, want one naming the holder", err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	start(t, opts) // the lock went with the first server
+}
+
 func TestBusyPortsAreErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

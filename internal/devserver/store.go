@@ -19,7 +19,8 @@ import (
 const clusterName = "active"
 
 // openStore prepares the SQLite database the server will use: a file under
-// StateDir (created with its schema on first use) or a private in-memory
+// StateDir (created with its schema on first use; the caller holds the
+// dir's lock) or a private in-memory
 // database, and registers the namespaces that do not exist yet.
 func openStore(o Options) (*config.SQL, error) {
 	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName}
@@ -30,9 +31,6 @@ func openStore(o Options) (*config.SQL, error) {
 		sqlConf.DatabaseName = "kmemfix-" + strconv.FormatUint(rand.Uint64(), 36)
 		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 	} else {
-		if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("devserver: create state dir: %w", err)
-		}
 		sqlConf.DatabaseName = filepath.Join(o.StateDir, DatabaseFile)
 		sqlConf.ConnectAttributes = map[string]string{
 			"mode": "rwc",
