@@ -27,7 +27,7 @@ var _ node.System = OS{}
 func (OS) ReadFile(path string) ([]byte, error)       { return os.ReadFile(path) }
 func (OS) ReadDir(path string) ([]fs.DirEntry, error) { return os.ReadDir(path) }
 func (OS) Stat(path string) (fs.FileInfo, error)      { return os.Stat(path) }
-func (OS) Mkdir(path string) error                    { return os.Mkdir(path, 0o755) }
+func (OS) Mkdir(path string) error                    { return os.Mkdir(path, 0o755) } //nolint:gosec // a cgroup: cgroupfs's own mode
 func (OS) MkdirAll(path string) error                 { return os.MkdirAll(path, 0o700) }
 func (OS) Remove(path string) error                   { return os.Remove(path) }
 func (OS) Rename(oldPath, newPath string) error       { return os.Rename(oldPath, newPath) }
@@ -57,17 +57,9 @@ func (OS) WriteFileAtomic(path string, r io.Reader, perm fs.FileMode) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
+	if err := fill(tmp, r, perm); err != nil {
+		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -83,6 +75,17 @@ func (OS) WriteFileAtomic(path string, r io.Reader, perm fs.FileMode) error {
 	return d.Sync()
 }
 
+// fill writes r into f with perm and flushes it to disk.
+func fill(f *os.File, r io.Reader, perm fs.FileMode) error {
+	if _, err := io.Copy(f, r); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
 // Lock takes flock(LOCK_EX|LOCK_NB) on path. The kernel drops it when the
 // process dies, so a crashed run never leaves the node locked.
 func (OS) Lock(path string) (func() error, error) {
@@ -91,7 +94,7 @@ func (OS) Lock(path string) (func() error, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s: %w", path, node.ErrLocked)
 		}
