@@ -36,7 +36,8 @@ type cgroup struct {
 	memswFailcnt     int64
 	kmemMaxUsage     int64
 
-	slabinfo []byte // cached memory.kmem.slabinfo (it names the cgroup)
+	slabinfo  []byte // cached memory.kmem.slabinfo (it names the cgroup)
+	pathCache string // cached path(); cleared by rename
 
 	tasks   map[int]*thread
 	charged map[*proc]struct{} // processes whose anon or file charge this cgroup owns
@@ -48,6 +49,9 @@ func (c *cgroup) path() string {
 	if c.parent == nil {
 		return "/"
 	}
+	if c.pathCache != "" {
+		return c.pathCache
+	}
 	var parts []string
 	for x := c; x.parent != nil; x = x.parent {
 		parts = append(parts, x.name)
@@ -57,7 +61,8 @@ func (c *cgroup) path() string {
 		b.WriteByte('/')
 		b.WriteString(parts[i])
 	}
-	return b.String()
+	c.pathCache = b.String()
+	return c.pathCache
 }
 
 func (c *cgroup) sortedChildren() []string {
@@ -192,7 +197,7 @@ func (n *Node) renameCgroup(c *cgroup, newParent *cgroup, newName string) syscal
 	}
 	delete(c.parent.children, c.name)
 	c.name = newName
-	c.slabinfo = nil
+	walkCgroups(c, func(x *cgroup) { x.pathCache, x.slabinfo = "", nil })
 	c.parent.children[newName] = c
 	c.parent.sorted = nil
 	return 0

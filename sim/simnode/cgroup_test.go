@@ -202,3 +202,20 @@ func TestNoSwapAccountHasNoMemswFiles(t *testing.T) {
 	wantErrno(t, n.WriteFile(cg("a/memory.memsw.limit_in_bytes"), []byte("1G")), syscall.ENOENT)
 	write(t, n, "a/memory.limit_in_bytes", "1G")
 }
+
+func TestRmdirOfTheRootIsBusyEvenWhenEmpty(t *testing.T) {
+	n := newNode(t, Config{NoDocker: true, NoCadvisor: true, Kubelet: KubeletConfig{Stopped: true}})
+	for _, p := range n.Processes() {
+		if err := n.Kill(p.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if read(t, n, "tasks") != "" {
+		t.Fatal("root still has tasks")
+	}
+	wantErrno(t, n.Remove(cg("")), syscall.EBUSY)
+	wantErrno(t, n.Remove(cg("/")), syscall.EBUSY)
+	if n.LiveCgroups() != 1 {
+		t.Fatal("root removed")
+	}
+}

@@ -3,6 +3,7 @@ package simnode
 import (
 	"errors"
 	"io/fs"
+	"path"
 	"syscall"
 	"testing"
 )
@@ -107,5 +108,14 @@ func TestLeakIDsAndStapCount(t *testing.T) {
 	}
 	if st, _ := n.Cgroup("x"); st.ID != 60002 {
 		t.Fatalf("x id %d", st.ID)
+	}
+}
+
+func TestIsCleanAgreesWithPathClean(t *testing.T) {
+	for _, p := range []string{"/", "/a", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/.", "/..", "/a/.", "/a/..",
+		"/.a", "/..a", "/a/.b/c", "/a/b..", "/a/...", "/a/b/.", "/sys/fs/cgroup/memory/kubepods/pod 1/c"} {
+		if got, want := isClean(p), path.Clean(p) == p; got != want {
+			t.Errorf("isClean(%q) = %t, want %t", p, got, want)
+		}
 	}
 }

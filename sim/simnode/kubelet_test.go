@@ -139,3 +139,65 @@ func TestRunChurnStopsWithContext(t *testing.T) {
 		t.Fatal("no churn happened")
 	}
 }
+
+func TestBuggyKubeletAccountsEveryNewCgroup(t *testing.T) {
+	// Even under a clean kubepods, the buggy kubelet turns accounting on for
+	// each cgroup it creates, so every deleted pod leaks.
+	n := newNode(t, Config{MaxIDs: 1000, Kubelet: KubeletConfig{Buggy: true}, Churn: ChurnConfig{DeletePods: -1, CreatePods: 1}})
+	if err := n.AddPods(PodsSpec{Containers: 5, Accounting: AccountingOff}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]bool{}
+	for _, c := range n.Cgroups() {
+		before[c] = true
+	}
+	if err := n.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, c := range n.Cgroups() {
+		if before[c] {
+			continue
+		}
+		created++
+		if st, _ := n.Cgroup(c); !st.Kmem {
+			t.Fatalf("new cgroup %s not accounted", c)
+		}
+	}
+	if created < 2 {
+		t.Fatalf("created %d cgroups", created)
+	}
+	if st, _ := n.Cgroup("kubepods"); st.Kmem {
+		t.Fatal("kubepods became accounted")
+	}
+}
+
+func TestChurnConcurrentWithTheProcedure(t *testing.T) {
+	n := newNode(t, Config{Kubelet: KubeletConfig{Buggy: true}})
+	if err := n.AddPods(PodsSpec{Containers: 30, Forker: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.RunChurn(ctx, 100*time.Microsecond)
+	}()
+	for range 20 {
+		ents, err := n.ReadDir(cg("kubepods/burstable"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				// Pods come and go: a vanished one is ENOENT, nothing else.
+				if _, err := n.ReadFile(cg("kubepods/burstable/" + e.Name() + "/cgroup.procs")); err != nil && !errors.Is(err, syscall.ENOENT) {
+					t.Fatal(err)
+				}
+			}
+		}
+		_ = n.Processes()
+	}
+	cancel()
+	<-done
+}

@@ -23,6 +23,7 @@ type Node struct {
 	swap      bool // memsw files exist
 	unlimited int64
 	rng       *rand.Rand
+	scratch   []string // see split
 	bootID    string
 
 	clock   int64 // kernel operations (System calls)
@@ -150,34 +151,63 @@ func (n *Node) locate(op, p string) (area, []string, error) {
 	case !n.cfg.Unmounted && c == root:
 		return areaCgroup, nil, nil
 	case !n.cfg.Unmounted && strings.HasPrefix(c, root+"/"):
-		return areaCgroup, strings.Split(c[len(root)+1:], "/"), nil
+		return areaCgroup, n.split(c[len(root)+1:]), nil
 	case c == "/proc":
 		return areaProc, nil, nil
 	case strings.HasPrefix(c, "/proc/"):
-		return areaProc, strings.Split(c[len("/proc/"):], "/"), nil
+		return areaProc, n.split(c[len("/proc/"):]), nil
 	case c == "/":
 		return areaRegular, nil, nil
 	}
-	return areaRegular, strings.Split(c[1:], "/"), nil
+	return areaRegular, n.split(c[1:]), nil
 }
 
 // isClean reports whether an absolute path is already what path.Clean
 // would return, so the common case allocates nothing.
 func isClean(p string) bool {
-	if len(p) > 1 && p[len(p)-1] == '/' {
+	n := len(p)
+	if n > 1 && p[n-1] == '/' {
 		return false
 	}
-	for i := 0; i < len(p); i++ {
+	if !strings.Contains(p, "/.") {
+		return !strings.Contains(p, "//")
+	}
+	for i := 0; i < n; i++ {
 		if p[i] != '/' {
 			continue
 		}
-		rest := p[i+1:]
-		if strings.HasPrefix(rest, "/") || rest == "." || rest == ".." ||
-			strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "../") {
+		j := i + 1
+		if j < n && p[j] == '/' {
 			return false
+		}
+		if j < n && p[j] == '.' {
+			if j+1 == n || p[j+1] == '/' {
+				return false
+			}
+			if p[j+1] == '.' && (j+2 == n || p[j+2] == '/') {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// split splits a clean relative path into the node's scratch slice: the
+// parts are valid until the next split (every caller holds n.mu and is
+// done with them before it locates another path).
+func (n *Node) split(s string) []string {
+	parts := n.scratch[:0]
+	for {
+		i := strings.IndexByte(s, '/')
+		if i < 0 {
+			parts = append(parts, s)
+			break
+		}
+		parts = append(parts, s[:i])
+		s = s[i+1:]
+	}
+	n.scratch = parts
+	return parts
 }
 
 // IDsInUse is the number of memory css ids in use, leaked ones included.

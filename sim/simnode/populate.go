@@ -306,10 +306,10 @@ func (n *Node) genContainer(q QoS, spec PodsSpec) Container {
 		c.Swappiness = &v
 	}
 	c.OOMKillDisable = r.IntN(20) == 0
-	switch x := r.IntN(20); {
-	case x == 0:
+	switch r.IntN(20) {
+	case 0:
 		c.MoveCharge = 1
-	case x == 1:
+	case 1:
 		c.MoveCharge = 3
 	}
 	budget := int64(32 << 20)

@@ -297,10 +297,7 @@ func (n *Node) Remove(p string) error {
 	}
 	switch where {
 	case areaCgroup:
-		if len(parts) == 0 {
-			return perr("remove", p, syscall.EBUSY)
-		}
-		c, ctl, e := n.lookupCgroup(parts)
+		c, ctl, e := n.lookupCgroup(parts) // the root: rmdirCgroup says EBUSY
 		if e == 0 && ctl != nil {
 			e = syscall.ENOTDIR
 		}
@@ -330,6 +327,7 @@ func (n *Node) Rename(oldPath, newPath string) error {
 	if err != nil {
 		return lerr(syscall.EINVAL)
 	}
+	po = append([]string(nil), po...) // the next locate reuses the scratch parts
 	wn, pn, err := n.locate("rename", newPath)
 	if err != nil {
 		return lerr(syscall.EINVAL)
