@@ -88,19 +88,19 @@ func (s *scenario) runInterrupted() {
 	s.runInspect()
 	s.forEachStep(func(st step) {
 		total := st.ops(s.dirs, s.procs)
-		done := 0
+		done, longest := 0, 0.0
 		for _, k := range crashPoints(total, s.plan.CrashFractions) {
 			at := max(1, k-done)
 			run, _ := s.h.run(st.args, runOpts{crashAt: at})
 			if run.Exit == crashExit {
 				done += at
 			}
+			longest = max(longest, float64(run.Seconds))
 		}
-		if isTreeStep(st.args[0]) {
-			for i := 0; i < s.plan.RandomKills; i++ {
-				delay := time.Duration(20+s.rng.Intn(400)) * time.Millisecond
-				s.h.run(st.args, runOpts{killAfter: delay})
-			}
+		// SIGKILL at a random instant too, including the steps the
+		// operation count cannot interrupt (one operation only).
+		for i := 0; i < s.plan.RandomKills; i++ {
+			s.h.run(st.args, runOpts{killAfter: killDelay(s.rng, longest)})
 		}
 		s.mustSucceed(st.args)
 	})
@@ -127,6 +127,14 @@ func (s *scenario) runCompensation() {
 	s.mustSucceed([]string{"kubelet", "restore", "--binary", kubeletBin})
 	s.mustSucceed([]string{"service", "start", "kubelet"})
 	s.mustSucceed([]string{"finish"})
+}
+
+// killDelay picks when to SIGKILL a step: uniformly within twice the
+// longest run of it so far (the crash runs), so the kill lands inside the
+// step however fast or slow the emulated guest is today.
+func killDelay(rng *rand.Rand, longest float64) time.Duration {
+	span := max(int64(2*longest*float64(time.Second)), int64(50*time.Millisecond))
+	return time.Duration(10*int64(time.Millisecond) + rng.Int63n(span))
 }
 
 func isTreeStep(cmd string) bool {

@@ -44,7 +44,7 @@ type Plan struct {
 	// helper (--crash-after-ops) before running the step again. 0 means
 	// the first operation (k=1).
 	CrashFractions []float64 `json:"crashFractions,omitempty"`
-	// RandomKills is how many extra runs of the move and commit steps the
+	// RandomKills is how many extra runs of each mutating step the
 	// interrupted scenario kills with SIGKILL after a random delay.
 	RandomKills int   `json:"randomKills,omitempty"`
 	Seed        int64 `json:"seed"`
