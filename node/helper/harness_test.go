@@ -37,13 +37,19 @@ func newNode(t testing.TB, spec simnode.PodsSpec) *simnode.Node {
 	if err := n.AddPods(spec); err != nil {
 		t.Fatalf("populate: %v", err)
 	}
+	stage(t, n)
+	return n
+}
+
+// stage puts the replacement kubelet where the workflow uploads it.
+func stage(t testing.TB, n *simnode.Node) {
+	t.Helper()
 	if err := n.MkdirAll("/var/lib/kmemfix"); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.WriteFileAtomic(stagedKubelet, bytes.NewReader(fixedKubelet), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return n
 }
 
 // result of one helper run.

@@ -96,3 +96,30 @@ func decode(t testing.TB, r result, into any) {
 		t.Fatal(err)
 	}
 }
+
+// TestProcedureWithoutRootHierarchy runs on a node whose root memory cgroup
+// has use_hierarchy=0: there 3.10 lets containers carry their own
+// swappiness and oom_kill_disable, which the mirror and the rebuild must
+// set before any process moves in.
+func TestProcedureWithoutRootHierarchy(t *testing.T) {
+	n := simnode.New(simnode.Config{RootNoHierarchy: true, Kubelet: simnode.KubeletConfig{Buggy: true}, Stap: true, Seed: 3})
+	if err := n.AddPods(simnode.PodsSpec{Containers: 120, Forker: true}); err != nil {
+		t.Fatal(err)
+	}
+	stage(t, n)
+	b := capture(t, n)
+	swappiness, oom := map[int]bool{}, 0
+	for _, s := range b.values {
+		swappiness[s.Swappiness] = true
+		if s.OOMKillDisable {
+			oom++
+		}
+	}
+	if len(swappiness) < 2 || oom == 0 {
+		t.Fatalf("the population has %d swappiness values and %d oom-disabled cgroups: the test proves nothing", len(swappiness), oom)
+	}
+	for _, step := range procedure {
+		must(t, n, step...)
+	}
+	checkInvariants(t, n, b, fixedKubeletSHA)
+}

@@ -110,10 +110,11 @@ func TestRenameCgroupWithinParent(t *testing.T) {
 }
 
 func TestNewCgroupDefaultsAndInheritance(t *testing.T) {
-	n := newNode(t, Config{})
+	n := newNode(t, Config{RootNoHierarchy: true}) // swappiness and oom_control are settable only outside a hierarchy
 	mkdir(t, n, "p")
 	write(t, n, "p/memory.swappiness", "10")
 	write(t, n, "p/memory.oom_control", "1")
+	write(t, n, "p/memory.use_hierarchy", "1")
 	write(t, n, "p/memory.limit_in_bytes", "1G")
 	mkdir(t, n, "p/c")
 	const unlimited = "9223372036854771712"

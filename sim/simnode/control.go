@@ -155,7 +155,7 @@ var controls = []*control{
 		},
 		write: func(_ *Node, c *cgroup, s string) syscall.Errno {
 			v, ok := parseU64(s)
-			if !ok || c.parent == nil || v > 1 {
+			if !ok || c.parent == nil || v > 1 || inheritsOnly(c) {
 				return syscall.EINVAL
 			}
 			c.oomKillDisable = v == 1
@@ -176,7 +176,7 @@ var controls = []*control{
 		read: readOnly(func(c *cgroup) int64 { return int64(c.swappiness) }),
 		write: func(_ *Node, c *cgroup, s string) syscall.Errno {
 			v, ok := parseU64(s)
-			if !ok || v > 100 || c.parent == nil {
+			if !ok || v > 100 || c.parent == nil || inheritsOnly(c) {
 				return syscall.EINVAL
 			}
 			c.swappiness = int(v)
@@ -203,6 +203,13 @@ var controls = []*control{
 			c.useHierarchy = v == 1
 			return 0
 		}},
+}
+
+// inheritsOnly is 3.10's rule for swappiness and oom_control: "if under
+// hierarchy, only empty-root can set this value": a cgroup whose parent has
+// use_hierarchy=1, or that has children, keeps what it inherited (EINVAL).
+func inheritsOnly(c *cgroup) bool {
+	return c.parent.useHierarchy || len(c.children) > 0
 }
 
 func b2i(b bool) int {
@@ -290,9 +297,11 @@ func writeMemswLimit(n *Node, c *cgroup, s string) syscall.Errno {
 	return 0
 }
 
-// writeKmemLimit is memory.kmem.limit_in_bytes. On 3.10 the first write
-// (any value) turns kmem accounting on, and only while the cgroup has no
-// tasks and no children; it never turns off.
+// writeKmemLimit is memory.kmem.limit_in_bytes. On 3.10 the first write of
+// a limit other than unlimited turns kmem accounting on, and only while the
+// cgroup has no tasks and no children; it never turns off. Writing
+// unlimited to an unaccounted cgroup only records the limit
+// (memcg_update_kmem_limit), which is why runc writes 1 and then -1.
 func writeKmemLimit(n *Node, c *cgroup, s string) syscall.Errno {
 	if c.parent == nil {
 		return syscall.EINVAL
@@ -301,7 +310,7 @@ func writeKmemLimit(n *Node, c *cgroup, s string) syscall.Errno {
 	if !ok {
 		return syscall.EINVAL
 	}
-	if n.legacy && !c.kmem {
+	if n.legacy && !c.kmem && v != n.unlimited {
 		if len(c.tasks) > 0 || len(c.children) > 0 {
 			return syscall.EBUSY
 		}

@@ -22,7 +22,7 @@ func TestFailNth(t *testing.T) {
 	}
 
 	n.FailNthNamed(OpWrite, "memory.limit_in_bytes", 1, syscall.EBUSY)
-	write(t, n, "a/memory.swappiness", "10") // another file: not counted
+	write(t, n, "a/memory.soft_limit_in_bytes", "1G") // another file: not counted
 	wantErrno(t, n.WriteFile(cg("a/memory.limit_in_bytes"), []byte("1G")), syscall.EBUSY)
 	if got := read(t, n, "a/memory.limit_in_bytes"); got != "9223372036854771712" {
 		t.Fatalf("a failed write changed the value: %s", got)

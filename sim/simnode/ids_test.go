@@ -58,7 +58,7 @@ func TestRmdirOfAccountedCgroupLeaksItsID(t *testing.T) {
 			n := newNode(t, Config{})
 			mkdir(t, n, "x")
 			if tc.accounted {
-				write(t, n, "x/memory.kmem.limit_in_bytes", "-1")
+				write(t, n, "x/memory.kmem.limit_in_bytes", "1")
 			}
 			wantErrno(t, n.Remove(cg("x")), 0)
 			if n.LeakedIDs() != tc.wantLeaked || n.IDsInUse() != tc.wantInUse {

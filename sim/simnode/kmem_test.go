@@ -20,7 +20,7 @@ func accounted(t *testing.T, n *Node, rel string) bool {
 }
 
 func TestKmemLimitWriteTurnsAccountingOn(t *testing.T) {
-	for _, v := range []string{"-1", "1", "9223372036854771712", "100M"} {
+	for _, v := range []string{"1", "100M"} {
 		n := newNode(t, Config{})
 		mkdir(t, n, "a")
 		if accounted(t, n, "a") {
@@ -40,7 +40,7 @@ func TestKmemLimitWriteBusyWithTasksOrChildren(t *testing.T) {
 	mkdir(t, n, "kids")
 	mkdir(t, n, "kids/k")
 	mkdir(t, n, "on")
-	write(t, n, "on/memory.kmem.limit_in_bytes", "-1")
+	write(t, n, "on/memory.kmem.limit_in_bytes", "1")
 	spawn(t, n, "on", ProcSpec{})
 	for _, tc := range []struct {
 		rel  string
@@ -52,7 +52,7 @@ func TestKmemLimitWriteBusyWithTasksOrChildren(t *testing.T) {
 		{"", syscall.EINVAL},
 		{"kids/k", 0},
 	} {
-		wantErrno(t, n.WriteFile(cg(tc.rel+"/memory.kmem.limit_in_bytes"), []byte("-1")), tc.want)
+		wantErrno(t, n.WriteFile(cg(tc.rel+"/memory.kmem.limit_in_bytes"), []byte("1")), tc.want)
 	}
 	wantErrno(t, n.WriteFile(cg("kids/k/memory.kmem.limit_in_bytes"), []byte("lots")), syscall.EINVAL)
 	if accounted(t, n, "busy") || accounted(t, n, "kids") || !accounted(t, n, "kids/k") {
@@ -73,7 +73,7 @@ func TestKmemAccountingInheritedUnderHierarchy(t *testing.T) {
 			n := newNode(t, Config{RootNoHierarchy: true})
 			mkdir(t, n, "p")
 			write(t, n, "p/memory.use_hierarchy", tc.hierarchy)
-			write(t, n, "p/memory.kmem.limit_in_bytes", "-1")
+			write(t, n, "p/memory.kmem.limit_in_bytes", "1")
 			mkdir(t, n, "p/c")
 			mkdir(t, n, "p/c/g")
 			if got := accounted(t, n, "p/c"); got != tc.want {
@@ -86,14 +86,29 @@ func TestKmemAccountingInheritedUnderHierarchy(t *testing.T) {
 	}
 }
 
+// TestKmemUnlimitedWriteDoesNotTurnAccountingOn: 3.10 activates kmem
+// accounting only for a real limit (memcg_update_kmem_limit skips
+// RESOURCE_MAX), which is why runc writes 1 and then -1.
+func TestKmemUnlimitedWriteDoesNotTurnAccountingOn(t *testing.T) {
+	for _, v := range []string{"-1", "9223372036854771712"} {
+		n := newNode(t, Config{})
+		mkdir(t, n, "a")
+		spawn(t, n, "a", ProcSpec{})
+		write(t, n, "a/memory.kmem.limit_in_bytes", v) // no EBUSY either: nothing to activate
+		if accounted(t, n, "a") {
+			t.Fatalf("writing %s turned kmem accounting on", v)
+		}
+	}
+}
+
 func TestKmemAccountingNeverTurnsOff(t *testing.T) {
 	n := newNode(t, Config{})
 	mkdir(t, n, "a")
-	write(t, n, "a/memory.kmem.limit_in_bytes", "-1")
+	write(t, n, "a/memory.kmem.limit_in_bytes", "1")
 	pid := spawn(t, n, "a", ProcSpec{})
 	mkdir(t, n, "b")
 	write(t, n, "b/cgroup.procs", itoa(pid))
-	write(t, n, "a/memory.kmem.limit_in_bytes", "-1")
+	write(t, n, "a/memory.kmem.limit_in_bytes", "1")
 	write(t, n, "a/memory.force_empty", "0")
 	if !accounted(t, n, "a") {
 		t.Fatal("accounting turned off")
@@ -110,7 +125,7 @@ func TestKmemAccountingNeverTurnsOff(t *testing.T) {
 func TestModernKernelDoesNotLeak(t *testing.T) {
 	n := newNode(t, Config{Kernel: "5.4.0-150-generic"})
 	mkdir(t, n, "a")
-	write(t, n, "a/memory.kmem.limit_in_bytes", "-1")
+	write(t, n, "a/memory.kmem.limit_in_bytes", "1")
 	b, err := n.ReadFile(cg("a/memory.kmem.slabinfo"))
 	if err != nil || len(b) != 0 {
 		t.Fatalf("slabinfo on a modern kernel: %q %v", b, err)

@@ -154,7 +154,8 @@ func (n *Node) ensureCgroup(parent *cgroup, name string, kmem bool) (*cgroup, er
 	if e != 0 {
 		return nil, perr("mkdir", n.cfg.CgroupRoot+parent.pathJoin(name), e)
 	}
-	if kmem {
+	if kmem { // runc's EnableKernelMemoryAccounting: 1 turns it on, -1 lifts the limit
+		_ = writeKmemLimit(n, c, "1")
 		_ = writeKmemLimit(n, c, "-1")
 	}
 	if parent == n.root {

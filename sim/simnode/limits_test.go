@@ -101,7 +101,7 @@ func TestLimitBelowUsageIsBusy(t *testing.T) {
 }
 
 func TestSwappinessOOMControlMoveCharge(t *testing.T) {
-	n := newNode(t, Config{})
+	n := newNode(t, Config{RootNoHierarchy: true})
 	mkdir(t, n, "a")
 	for _, tc := range []struct {
 		file, value string
@@ -134,6 +134,24 @@ func TestSwappinessOOMControlMoveCharge(t *testing.T) {
 	wantErrno(t, n.WriteFile(cg("memory.swappiness"), []byte("10")), syscall.EINVAL)
 	wantErrno(t, n.WriteFile(cg("memory.oom_control"), []byte("1")), syscall.EINVAL)
 	write(t, n, "memory.move_charge_at_immigrate", "0")
+}
+
+// TestSwappinessOOMControlOnlyOutsideHierarchy is 3.10's "if under
+// hierarchy, only empty-root can set this value": EINVAL under a parent
+// with use_hierarchy=1 and on a cgroup with children.
+func TestSwappinessOOMControlOnlyOutsideHierarchy(t *testing.T) {
+	n := newNode(t, Config{}) // root use_hierarchy=1, as systemd sets it
+	mkdir(t, n, "h")
+	for _, f := range []string{"memory.swappiness", "memory.oom_control"} {
+		wantErrno(t, n.WriteFile(cg("h/"+f), []byte("1")), syscall.EINVAL)
+	}
+	n = newNode(t, Config{RootNoHierarchy: true})
+	mkdir(t, n, "p")
+	mkdir(t, n, "p/c")
+	for _, f := range []string{"memory.swappiness", "memory.oom_control"} {
+		wantErrno(t, n.WriteFile(cg("p/"+f), []byte("1")), syscall.EINVAL) // has a child
+		write(t, n, "p/c/"+f, "1")                                         // parent without hierarchy, no children
+	}
 }
 
 func TestUseHierarchyRules(t *testing.T) {

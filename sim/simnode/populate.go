@@ -369,10 +369,14 @@ func (n *Node) addPod(p Pod, kmem bool) error {
 		if err := n.setLimits(cc, ct.Limit, ct.MemswLimit, ct.SoftLimit); err != nil {
 			return err
 		}
-		if ct.Swappiness != nil {
-			cc.swappiness = *ct.Swappiness
+		// 3.10 lets a cgroup differ from its parent here only outside a
+		// hierarchy: under use_hierarchy=1 the values are inherited.
+		if !pc.useHierarchy {
+			if ct.Swappiness != nil {
+				cc.swappiness = *ct.Swappiness
+			}
+			cc.oomKillDisable = ct.OOMKillDisable
 		}
-		cc.oomKillDisable = ct.OOMKillDisable
 		cc.moveCharge = ct.MoveCharge
 		n.spawnContainer(cc, ct.Procs)
 	}
@@ -384,9 +388,11 @@ func (n *Node) newManaged(parent *cgroup, name string, kmem bool) (*cgroup, erro
 	if e != 0 {
 		return nil, perr("mkdir", n.cfg.CgroupRoot+parent.pathJoin(name), e)
 	}
-	if kmem {
-		if e := writeKmemLimit(n, c, "-1"); e != 0 {
-			return nil, perr("write", n.cfg.CgroupRoot+c.path()+"/memory.kmem.limit_in_bytes", e)
+	if kmem { // as runc's EnableKernelMemoryAccounting: 1 turns it on, -1 lifts the limit
+		for _, v := range []string{"1", "-1"} {
+			if e := writeKmemLimit(n, c, v); e != 0 {
+				return nil, perr("write", n.cfg.CgroupRoot+c.path()+"/memory.kmem.limit_in_bytes", e)
+			}
 		}
 	}
 	return c, nil

@@ -81,7 +81,9 @@ func TestAddPodsIsRealisticAndDeterministic(t *testing.T) {
 			t.Fatalf("%s over its limit", c)
 		}
 	}
-	if len(limits) < 5 || len(memsw) < 5 || len(soft) < 3 || len(swappiness) < 3 || oom == 0 || move == 0 {
+	// Under use_hierarchy=1 (kubepods here) 3.10 lets no cgroup differ from
+	// its parent in swappiness or oom_kill_disable: they are inherited.
+	if len(limits) < 5 || len(memsw) < 5 || len(soft) < 3 || len(swappiness) != 1 || oom != 0 || move == 0 {
 		t.Fatalf("values do not vary: %d limits %d memsw %d soft %d swappiness %d oom %d move", len(limits), len(memsw), len(soft), len(swappiness), oom, move)
 	}
 	if !limits[299999232] {

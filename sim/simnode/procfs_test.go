@@ -11,7 +11,7 @@ func TestProcCgroupsCountsLiveMemcgs(t *testing.T) {
 	n := newNode(t, Config{})
 	mkdir(t, n, "a")
 	mkdir(t, n, "b")
-	write(t, n, "b/memory.kmem.limit_in_bytes", "-1")
+	write(t, n, "b/memory.kmem.limit_in_bytes", "1")
 	wantErrno(t, n.Remove(cg("b")), 0) // leaked: not a cgroup any more
 	b, err := n.ReadFile("/proc/cgroups")
 	if err != nil {
