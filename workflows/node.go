@@ -125,7 +125,7 @@ func (w *nodeWorkflow) run(ctx workflow.Context) (*NodeResult, error) {
 
 // exec runs one activity with the step's options.
 func (w *nodeWorkflow) exec(ctx workflow.Context, step Step, activity, in, out any) error {
-	ctx = workflow.WithActivityOptions(ctx, stepOptions(step, w.committed))
+	ctx = workflow.WithActivityOptions(ctx, stepOptions(step, w.committed, w.s.KubeletDownBudget))
 	return workflow.ExecuteActivity(ctx, activity, in).Get(ctx, out)
 }
 

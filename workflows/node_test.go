@@ -434,3 +434,18 @@ func TestNodeKubeletBroughtBackAfterForwardFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeForwardRetriesAreBounded: past the commit point a step failing
+// transiently is retried for about one kubelet-down budget, not forever:
+// then kubelet is brought back and the outcome says what is left.
+func TestNodeForwardRetriesAreBounded(t *testing.T) {
+	f := newFakeNode(t)
+	f.fail["Rebuild"] = func(int) error { return temporal.NewApplicationError("EBUSY", activities.ErrKernel) }
+	res, err := f.run(nil)
+	require.NoError(t, err)
+	require.Equal(t, OutcomeFailedNeedsAttention, res.Outcome)
+	require.Greater(t, f.tries["Rebuild"], 3, "a forward step retries more than a pre-commit one")
+	require.True(t, res.KubeletRunning)
+	require.Equal(t, []string{"StartKubelet"}, f.afterFailure())
+	assertKubeletNotLeftStopped(t, f, res)
+}

@@ -19,9 +19,13 @@ var nonRetryableTypes = []string{
 
 // stepOptions is the timeout and retry policy of each step. Before the
 // commit point a step gives up after a few attempts (the saga then rolls
-// back, within the kubelet-down budget); after it, forward steps retry
-// until ScheduleToClose, because the only way out is through.
-func stepOptions(step Step, committed bool) workflow.ActivityOptions {
+// back, within the kubelet-down budget); after it, commit and rebuild retry
+// transient failures for about one more budget (the only way out is
+// through, but kubelet is down meanwhile: past that the workflow brings
+// kubelet back and says what is left). Starting the same kubelet again
+// rarely helps, so start-kubelet keeps its few attempts and then falls
+// back to the original build.
+func stepOptions(step Step, committed bool, budget time.Duration) workflow.ActivityOptions {
 	o := workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
@@ -46,11 +50,15 @@ func stepOptions(step Step, committed bool) workflow.ActivityOptions {
 	case StepStopKubelet, StepStartKubelet:
 		o.StartToCloseTimeout = 3 * time.Minute
 	}
-	if committed || isCompensation(step) {
-		// Forward after the commit, and compensations: keep trying
-		// transient failures for a while; the result says if it ran out.
+	switch {
+	case isCompensation(step):
+		// Compensations: keep trying transient failures for a while; the
+		// result says if they ran out.
 		o.RetryPolicy.MaximumAttempts = 0
 		o.ScheduleToCloseTimeout = 20 * time.Minute
+	case committed && step != StepStartKubelet:
+		o.RetryPolicy.MaximumAttempts = 0
+		o.ScheduleToCloseTimeout = max(budget, 2*time.Minute)
 	}
 	return o
 }
