@@ -163,3 +163,44 @@ func TestMissingNodes(t *testing.T) {
 		t.Error("Cordon without a rollout ID succeeded")
 	}
 }
+
+// The shape the node workflow's activities expect (declared there).
+var _ interface {
+	Cordon(ctx context.Context, node, rolloutID string) (bool, error)
+	Uncordon(ctx context.Context, node, rolloutID string) error
+} = (*Cordoner)(nil)
+
+func TestPermanentErrors(t *testing.T) {
+	ctx := context.Background()
+	_, notFound := NewCordoner(fake.NewClientset()).Cordon(ctx, "gone", rollout)
+
+	c := fake.NewClientset(node("n1", nil, el7, kmem))
+	c.PrependReactor("update", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "n1", errors.New("RBAC: update nodes denied"))
+	})
+	_, forbidden := NewCordoner(c).Cordon(ctx, "n1", rollout)
+
+	c = fake.NewClientset(node("n1", nil, el7, kmem))
+	conflictFirst(c, 1000)
+	_, conflict := NewCordoner(c).Cordon(ctx, "n1", rollout)
+
+	c = fake.NewClientset(node("n1", nil, el7, kmem))
+	c.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("etcd leader changed")
+	})
+	_, unavailable := NewCordoner(c).Cordon(ctx, "n1", rollout)
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{{"not found", notFound, true}, {"forbidden", forbidden, true}, {"conflict", conflict, false}, {"unavailable", unavailable, false}} {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		if got := Permanent(tc.err); got != tc.want {
+			t.Errorf("Permanent(%s: %v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}

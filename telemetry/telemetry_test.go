@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kmemfix/kmemfix/telemetry"
 	"github.com/kmemfix/kmemfix/transport"
@@ -137,5 +142,69 @@ func TestObserveSSHPool(t *testing.T) {
 	body = scrape()
 	if !strings.Contains(body, "kmemfix_ssh_pool_handshakes_total 8\n") || !strings.Contains(body, "kmemfix_ssh_pool_open 1\n") {
 		t.Errorf("a second scrape did not read the pool again:\n%s", grep(body, "kmemfix_ssh_pool"))
+	}
+}
+
+func TestTraceSSH(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	reader := sdkmetric.NewManualReader()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{SpanExporter: spans, MetricReaders: []sdkmetric.Reader{reader}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	ctx, parent := tel.TracerProvider.Tracer("t").Start(context.Background(), "RunActivity:inspect")
+	refused := errors.New("connection refused")
+	classify := func(err error) string {
+		if errors.Is(err, refused) {
+			return "unreachable"
+		}
+		return ""
+	}
+	var inner bool
+	if err := tel.Metrics.TraceSSH(ctx, telemetry.PhaseExec, "n1", classify, func(ctx context.Context) error {
+		inner = trace.SpanFromContext(ctx).SpanContext().IsValid()
+		return nil
+	}); err != nil || !inner {
+		t.Fatalf("TraceSSH = %v, span in fn's context %v", err, inner)
+	}
+	if err := tel.Metrics.TraceSSH(ctx, telemetry.PhaseDial, "n2", classify, func(context.Context) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("TraceSSH returned %v, want fn's error", err)
+	}
+	_ = tel.Metrics.TraceSSH(ctx, telemetry.PhaseHandshake, "n3", nil, func(context.Context) error { return errors.New("eof") })
+	parent.End()
+	_ = tel.TracerProvider.ForceFlush(context.Background())
+
+	names := map[string]tracetest.SpanStub{}
+	for _, s := range spans.GetSpans() {
+		names[s.Name] = s
+	}
+	for _, n := range []string{"ssh.exec", "ssh.dial", "ssh.handshake"} {
+		if s, ok := names[n]; !ok || s.Parent.SpanID() != parent.SpanContext().SpanID() {
+			t.Errorf("span %s missing or not under the activity", n)
+		}
+	}
+	if names["ssh.dial"].Status.Code != codes.Error || names["ssh.exec"].Status.Code == codes.Error {
+		t.Errorf("statuses: dial %v, exec %v", names["ssh.dial"].Status, names["ssh.exec"].Status)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	errs := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "kmemfix.ssh.errors" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				p, _ := dp.Attributes.Value("phase")
+				c, _ := dp.Attributes.Value("class")
+				errs[p.AsString()+"/"+c.AsString()] += dp.Value
+			}
+		}
+	}
+	if len(errs) != 2 || errs["dial/unreachable"] != 1 || errs["handshake/error"] != 1 {
+		t.Errorf("ssh errors = %v, want dial/unreachable 1 and handshake/error 1", errs)
 	}
 }
