@@ -12,8 +12,8 @@
 //
 // Metric names as Prometheus shows them:
 //
-//	kmemfix_step_duration_seconds{step,result}      histogram, every activity (interceptor)
-//	kmemfix_nodes_in_flight                         up-down counter: nodes with a step running (interceptor)
+//	kmemfix_step_duration_seconds{step,result,workflow_type}  histogram, every activity (interceptor)
+//	kmemfix_nodes_in_flight{workflow_type}          up-down counter: steps running; for KmemfixNode, the nodes in work
 //	kmemfix_ssh_duration_seconds{phase}             histogram: dial, handshake, exec (Metrics.SSH)
 //	kmemfix_ssh_errors_total{phase,class}           counter (Metrics.SSH)
 //	kmemfix_nodes_total{outcome}                    counter, from the node workflow (RecordNode)

@@ -52,13 +52,14 @@ type stepInbound struct {
 }
 
 func (s *stepInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	step := activity.GetInfo(ctx).ActivityType.Name
+	info := activity.GetInfo(ctx)
+	step, wf := info.ActivityType.Name, info.WorkflowType.Name
 	ctx = WithStep(ctx, step)
-	s.metrics.NodesInFlight(ctx, 1)
+	s.metrics.nodesInFlight(ctx, wf, 1)
 	start := time.Now()
 	out, err := s.Next.ExecuteActivity(ctx, in)
-	s.metrics.Step(ctx, step, time.Since(start), result(err))
-	s.metrics.NodesInFlight(ctx, -1)
+	s.metrics.step(ctx, wf, step, time.Since(start), result(err))
+	s.metrics.nodesInFlight(ctx, wf, -1)
 	return out, err
 }
 

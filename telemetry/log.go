@@ -39,7 +39,13 @@ func WithStep(ctx context.Context, step string) context.Context {
 // none was set, and trace_id/span_id of the current span, so a line links
 // to its trace.
 func NewLogHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
-	return contextHandler{slog.NewJSONHandler(w, opts)}
+	return WrapLogHandler(slog.NewJSONHandler(w, opts))
+}
+
+// WrapLogHandler adds the same context attributes to any handler (the text
+// handler of telemetry.logFormat: text, say).
+func WrapLogHandler(next slog.Handler) slog.Handler {
+	return contextHandler{next}
 }
 
 type contextHandler struct{ next slog.Handler }

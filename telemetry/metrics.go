@@ -75,20 +75,27 @@ func (m *Metrics) SSH(ctx context.Context, phase string, d time.Duration, class 
 	}
 }
 
-// Step records a step's duration; result is "ok", "error" or "canceled".
+// Step records a step's duration outside the interceptor (which times
+// every activity itself); result is "ok", "error" or "canceled".
 func (m *Metrics) Step(ctx context.Context, step string, d time.Duration, result string) {
-	if m == nil {
-		return
-	}
-	m.stepDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("step", step), attribute.String("result", result)))
+	m.step(ctx, "", step, d, result)
 }
 
-// NodesInFlight adds delta (+1 when a node's step starts, -1 when it ends).
-func (m *Metrics) NodesInFlight(ctx context.Context, delta int64) {
+func (m *Metrics) step(ctx context.Context, workflowType, step string, d time.Duration, result string) {
 	if m == nil {
 		return
 	}
-	m.inFlight.Add(ctx, delta)
+	m.stepDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("step", step),
+		attribute.String("result", result), attribute.String("workflow_type", workflowType)))
+}
+
+// nodesInFlight adds delta for the workflow type running the step: a node
+// workflow runs one step at a time, so its count is the nodes being worked on.
+func (m *Metrics) nodesInFlight(ctx context.Context, workflowType string, delta int64) {
+	if m == nil {
+		return
+	}
+	m.inFlight.Add(ctx, delta, metric.WithAttributes(attribute.String("workflow_type", workflowType)))
 }
 
 // Metric names recorded from workflow code through the SDK's handler.

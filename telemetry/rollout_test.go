@@ -34,6 +34,11 @@ import (
 type fixture struct {
 	metrics *telemetry.Metrics
 	log     *slog.Logger
+	// inFlight reads kmemfix.nodes.in_flight for node workflows; the step
+	// records the highest value it saw while running.
+	inFlight func() int64
+	mu       sync.Mutex
+	maxSeen  int64
 }
 
 func (f *fixture) rollout(ctx workflow.Context, nodes []string) (int, error) {
@@ -75,6 +80,10 @@ func (f *fixture) step(ctx context.Context, node string) error {
 	}
 	f.metrics.SSH(sctx, telemetry.PhaseExec, 20*time.Millisecond, class)
 	f.log.InfoContext(sctx, "ran the helper")
+	seen := f.inFlight()
+	f.mu.Lock()
+	f.maxSeen = max(f.maxSeen, seen)
+	f.mu.Unlock()
 	telemetry.End(span, err)
 	return err
 }
@@ -102,7 +111,8 @@ func TestRolloutIsOneTraceAndMetricsAddUp(t *testing.T) {
 	defer c.Close()
 
 	var logs syncBuffer
-	f := &fixture{metrics: tel.Metrics, log: slog.New(telemetry.NewLogHandler(&logs, nil))}
+	f := &fixture{metrics: tel.Metrics, log: slog.New(telemetry.NewLogHandler(&logs, nil)),
+		inFlight: func() int64 { return inFlight(t, reader, "node") }}
 	w := worker.New(c, "telemetry-test", worker.Options{})
 	w.RegisterWorkflowWithOptions(f.rollout, workflow.RegisterOptions{Name: "rollout"})
 	w.RegisterWorkflowWithOptions(f.node, workflow.RegisterOptions{Name: "node"})
@@ -122,6 +132,9 @@ func TestRolloutIsOneTraceAndMetricsAddUp(t *testing.T) {
 	}
 	if err := tel.TracerProvider.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if f.maxSeen < 1 {
+		t.Errorf("nodes in flight seen from inside a step = %d, want at least 1", f.maxSeen)
 	}
 	checkTrace(t, spans.GetSpans())
 	checkMetrics(t, ctx, reader)
@@ -220,7 +233,7 @@ func checkMetrics(t *testing.T, ctx context.Context, reader *sdkmetric.ManualRea
 	if n, _ := histCount("kmemfix.step.duration", map[string]string{"step": "Step", "result": "error"}); n != 1 {
 		t.Errorf("step durations error = %d, want 1", n)
 	}
-	if v := sumInt("kmemfix.nodes.in_flight", nil); v != 0 {
+	if v := sumInt("kmemfix.nodes.in_flight", map[string]string{"workflow_type": "node"}); v != 0 {
 		t.Errorf("nodes in flight after the rollout = %d, want 0", v)
 	}
 	if n, sum := histCount("kmemfix.ssh.duration", map[string]string{"phase": "exec"}); n != 3 || sum < 0.059 || sum > 0.061 {
@@ -266,9 +279,9 @@ func checkPrometheus(t *testing.T, tel *telemetry.Telemetry) {
 	for _, want := range []string{
 		`kmemfix_nodes_total{`, `outcome="remediated"`,
 		`kmemfix_kubelet_down_seconds_bucket{`,
-		`kmemfix_step_duration_seconds_count{result="ok",step="Step"} 2`,
+		`kmemfix_step_duration_seconds_count{result="ok",step="Step",workflow_type="node"} 2`,
 		`kmemfix_ssh_errors_total{class="unreachable",phase="exec"} 1`,
-		`kmemfix_nodes_in_flight 0`,
+		`kmemfix_nodes_in_flight{workflow_type="node"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
@@ -328,4 +341,26 @@ func (b *syncBuffer) String() string {
 
 func quietLogger() sdklog.Logger {
 	return sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// inFlight reads the in-flight up-down counter for one workflow type.
+func inFlight(t *testing.T, reader *sdkmetric.ManualReader, workflowType string) int64 {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Error(err)
+		return 0
+	}
+	var v int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "kmemfix.nodes.in_flight" {
+				for _, dp := range s.DataPoints {
+					if wt, _ := dp.Attributes.Value("workflow_type"); wt.AsString() == workflowType {
+						v += dp.Value
+					}
+				}
+			}
+		}
+	}
+	return v
 }

@@ -95,7 +95,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	ctx := context.Background()
 	m.SSH(ctx, telemetry.PhaseDial, time.Second, "unreachable")
 	m.Step(ctx, "inspect", time.Second, "ok")
-	m.NodesInFlight(ctx, 1)
+	m.Step(ctx, "x", 0, "ok")
 	telemetry.RecordNode(nil, "remediated", time.Second)
 }
 
