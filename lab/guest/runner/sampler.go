@@ -52,10 +52,12 @@ func startSampler(before tree, every time.Duration, n int, first []string) *samp
 	return s
 }
 
-// finish stops the sampler and returns its check.
+// finish stops the sampler, takes a last sample (so even a scenario shorter
+// than the interval is sampled once) and returns its check.
 func (s *sampler) finish() wire.Check {
 	close(s.stop)
 	s.done.Wait()
+	s.sample()
 	return newCheck("limits-held-throughout", s.issues, fmt.Sprintf("%d samples of %d processes every %s", s.samples, len(s.tracked), s.every))
 }
 
