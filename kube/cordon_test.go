@@ -14,9 +14,9 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-func state(t *testing.T, c *fake.Clientset, name string) (unschedulable bool, by string, has bool) {
+func state(ctx context.Context, t *testing.T, c *fake.Clientset, name string) (unschedulable bool, by string, has bool) {
 	t.Helper()
-	n, err := c.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+	n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestCordonThenUncordonRestoresASchedulableNode(t *testing.T) {
 	if err != nil || !changed {
 		t.Fatalf("Cordon = %v, %v; want true, nil", changed, err)
 	}
-	if u, by, _ := state(t, c, "n1"); !u || by != rollout {
+	if u, by, _ := state(ctx, t, c, "n1"); !u || by != rollout {
 		t.Fatalf("after cordon: unschedulable %v, cordoned-by %q", u, by)
 	}
 	// A retried activity gets the same answer and changes nothing.
@@ -50,7 +50,7 @@ func TestCordonThenUncordonRestoresASchedulableNode(t *testing.T) {
 	if err := cd.Uncordon(ctx, "n1", rollout); err != nil {
 		t.Fatal(err)
 	}
-	if u, _, has := state(t, c, "n1"); u || has {
+	if u, _, has := state(ctx, t, c, "n1"); u || has {
 		t.Errorf("after uncordon: unschedulable %v, annotation left %v", u, has)
 	}
 	// Uncordon twice is harmless.
@@ -68,7 +68,7 @@ func TestNodeCordonedBySomeoneElseStaysCordoned(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := fake.NewClientset(n)
-			_, wasBy, wasAnnotated := state(t, c, "n1")
+			_, wasBy, wasAnnotated := state(ctx, t, c, "n1")
 			cd := NewCordoner(c)
 			changed, err := cd.Cordon(ctx, "n1", rollout)
 			if err != nil || changed {
@@ -77,7 +77,7 @@ func TestNodeCordonedBySomeoneElseStaysCordoned(t *testing.T) {
 			if err := cd.Uncordon(ctx, "n1", rollout); err != nil {
 				t.Fatal(err)
 			}
-			u, by, has := state(t, c, "n1")
+			u, by, has := state(ctx, t, c, "n1")
 			if !u || by != wasBy || has != wasAnnotated {
 				t.Errorf("after our cordon/uncordon: unschedulable %v, cordoned-by %q (%v); want it untouched", u, by, has)
 			}
@@ -102,7 +102,7 @@ func TestUncordonAfterAManualUncordon(t *testing.T) {
 	if err := cd.Uncordon(ctx, "n1", rollout); err != nil {
 		t.Fatal(err)
 	}
-	if u, _, has := state(t, c, "n1"); u || has {
+	if u, _, has := state(ctx, t, c, "n1"); u || has {
 		t.Errorf("unschedulable %v, annotation %v", u, has)
 	}
 }
@@ -136,7 +136,7 @@ func TestConflictsAreRetried(t *testing.T) {
 	if err := cd.Uncordon(ctx, "n1", rollout); err != nil {
 		t.Fatal(err)
 	}
-	if u, _, has := state(t, c, "n1"); u || has {
+	if u, _, has := state(ctx, t, c, "n1"); u || has {
 		t.Errorf("after uncordon through a conflict: unschedulable %v, annotation %v", u, has)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.temporal.io/sdk/client"
 )
 
@@ -26,7 +27,21 @@ var (
 	stepBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 	sshBuckets  = []float64{0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 	downBuckets = []float64{1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300}
+	// The SDK's latencies (task schedule-to-start, poll, RPC) are short.
+	sdkBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 )
+
+// views give histograms recorded through the Temporal SDK's handler (which
+// cannot choose buckets) boundaries that fit what they measure.
+func views() []sdkmetric.View {
+	buckets := func(b []float64) sdkmetric.Stream {
+		return sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: b}}
+	}
+	return []sdkmetric.View{
+		sdkmetric.NewView(sdkmetric.Instrument{Name: KubeletDownMetric}, buckets(downBuckets)),
+		sdkmetric.NewView(sdkmetric.Instrument{Name: "temporal_*", Kind: sdkmetric.InstrumentKindHistogram}, buckets(sdkBuckets)),
+	}
+}
 
 func newMetrics(m metric.Meter) (*Metrics, error) {
 	var (

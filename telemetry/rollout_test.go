@@ -288,6 +288,12 @@ func checkPrometheus(t *testing.T, tel *telemetry.Telemetry) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// kubelet-down has buckets for seconds to minutes (a view), not the
+	// SDK's defaults: both 3s observations fall in le="5" and none in le="2".
+	down := grep(body, "kmemfix_kubelet_down_seconds_bucket")
+	if !strings.Contains(down, `le="2"} 0`) || !strings.Contains(down, `le="5"} 2`) || !strings.Contains(down, `le="300"} 2`) {
+		t.Errorf("kubelet-down buckets:\n%s", down)
+	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", grep(body, "kmemfix_"))
 	}

@@ -79,7 +79,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
-	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom), sdkmetric.WithView(views()...)}
 	for _, r := range cfg.MetricReaders {
 		mopts = append(mopts, sdkmetric.WithReader(r))
 	}
@@ -102,8 +102,11 @@ func otlpExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error
 	switch {
 	case strings.HasPrefix(ep, "http://") || strings.HasPrefix(ep, "https://"):
 		u, perr := url.Parse(ep)
-		if perr != nil || u.Host == "" {
-			return nil, fmt.Errorf("telemetry: OTLP endpoint %q is not a URL with a host (%v): write http(s)://host:port", ep, perr)
+		if perr == nil && u.Host == "" {
+			perr = errors.New("no host")
+		}
+		if perr != nil {
+			return nil, fmt.Errorf("telemetry: OTLP endpoint %q is not a URL with a host (%w): write http(s)://host:port", ep, perr)
 		}
 		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(ep))
 	default:
