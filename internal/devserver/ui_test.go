@@ -71,9 +71,9 @@ func TestUIOffByDefault(t *testing.T) {
 	}
 }
 
-// TestUIRendersWorkflowsInChromium loads the workflow list the way a person
-// does: the single-page app boots in a real browser and fetches the list
-// through the UI server's API.
+// TestUIRendersWorkflowsInChromium loads the workflow list and a workflow's
+// page the way a person does: the single-page app boots in a real browser
+// and fetches them through the UI server's API.
 func TestUIRendersWorkflowsInChromium(t *testing.T) {
 	if _, err := browser.Path(); errors.Is(err, browser.ErrNoChromium) && testing.Short() {
 		t.Skip(err)
@@ -96,6 +96,15 @@ func TestUIRendersWorkflowsInChromium(t *testing.T) {
 	})
 	if !strings.Contains(dom, "greet") {
 		t.Errorf("the rendered list lacks the workflow type %q", "greet")
+	}
+
+	// The workflow's own page loads its history through the API.
+	dom, err := browser.DumpDOM(ctx, srv.UIURL()+"/namespaces/default/workflows/ui-rendered-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dom, "hello chromium") {
+		t.Errorf("the rendered workflow page lacks its result %q (%d bytes of DOM)", "hello chromium", len(dom))
 	}
 }
 
