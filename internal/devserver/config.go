@@ -30,19 +30,26 @@ type listenPlan struct {
 }
 
 // planListeners resolves the frontend address (port 0: a free port), checks
-// it is free, and picks free ports on its host for the other services.
+// it is free, and picks other free ports on its host for the other services
+// and the HTTP API.
 func planListeners(frontendAddr string) (listenPlan, error) {
 	host := hostOf(frontendAddr)
+	frontend := frontendAddr
+	if portOf(frontend) != 0 {
+		// Held while the other ports are picked, so none of them is this one.
+		l, err := holdPort(frontend, "frontend")
+		if err != nil {
+			return listenPlan{}, err
+		}
+		defer l.Close()
+	}
 	ports, err := freePorts(host, 5)
 	if err != nil {
 		return listenPlan{}, err
 	}
 	at := func(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-	frontend := frontendAddr
 	if portOf(frontend) == 0 {
 		frontend = at(ports[4])
-	} else if err := checkFree(frontend, "frontend"); err != nil {
-		return listenPlan{}, err
 	}
 	return listenPlan{
 		services: serviceAddrs{

@@ -23,13 +23,21 @@ func freePorts(host string, n int) ([]int, error) {
 	return ports, nil
 }
 
-// checkFree fails when something already listens on addr, with a message
-// that says what to do. It turns a later, obscure bind error inside the
-// server into a clear one.
-func checkFree(addr, what string) error {
+// holdPort listens on addr, or fails with a message that says what to do:
+// it turns a later, obscure bind failure inside the server into a clear one.
+func holdPort(addr, what string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("devserver: %s address %s is not available (another Temporal dev server running?); stop it or choose another address: %w", what, addr, err)
+		return nil, fmt.Errorf("devserver: %s address %s is not available (another Temporal dev server running?); stop it or choose another address: %w", what, addr, err)
+	}
+	return l, nil
+}
+
+// checkFree fails like holdPort when something already listens on addr.
+func checkFree(addr, what string) error {
+	l, err := holdPort(addr, what)
+	if err != nil {
+		return err
 	}
 	return l.Close()
 }
