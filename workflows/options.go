@@ -51,6 +51,12 @@ func stepOptions(step Step, committed bool, budget time.Duration) workflow.Activ
 		o.StartToCloseTimeout = 3 * time.Minute
 	}
 	switch {
+	case step == StepRestoreKubelet:
+		// Bringing kubelet back: keep trying for about one budget; a
+		// kubelet that still will not start needs a human, and the
+		// workflow must say so rather than retry for many minutes more.
+		o.RetryPolicy.MaximumAttempts = 0
+		o.ScheduleToCloseTimeout = max(budget, 2*time.Minute)
 	case isCompensation(step):
 		// Compensations: keep trying transient failures for a while; the
 		// result says if they ran out.
