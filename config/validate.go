@@ -305,7 +305,8 @@ func hostPort(s string) error {
 	if host == "" {
 		return fmt.Errorf("has no host")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	// Port 0 is allowed: `kmemfix dev` and `kmemfix demo` then pick a free port.
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("has no valid port")
 	}
 	return nil

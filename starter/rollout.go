@@ -180,7 +180,7 @@ nodes, 1 when it was aborted or the workflow failed.`,
 }
 
 func watchRollout(cmd *cobra.Command, c client.Client, id, runID string, interval time.Duration) error {
-	p, err := followRollout(cmd.Context(), cmd.OutOrStdout(), c, id, runID, interval)
+	p, err := followRollout(cmd.Context(), cmd.OutOrStdout(), c, id, runID, interval, nil)
 	if err != nil {
 		return err
 	}
@@ -189,8 +189,9 @@ func watchRollout(cmd *cobra.Command, c client.Client, id, runID string, interva
 
 // followRollout shows a rollout on out until it ends: live on a terminal,
 // plain lines otherwise. It returns the final progress.
-func followRollout(ctx context.Context, out io.Writer, c client.Client, id, runID string, interval time.Duration) (*workflows.Progress, error) {
-	w := &watcher{id: id, src: &temporalProgress{c: c, id: id, runID: runID}, out: out, interval: interval, live: isTerminal(out)}
+func followRollout(ctx context.Context, out io.Writer, c client.Client, id, runID string, interval time.Duration,
+	until func(*workflows.Progress) bool) (*workflows.Progress, error) {
+	w := &watcher{id: id, src: &temporalProgress{c: c, id: id, runID: runID}, out: out, interval: interval, live: isTerminal(out), until: until}
 	return w.run(ctx)
 }
 

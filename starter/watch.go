@@ -27,6 +27,9 @@ type watcher struct {
 	out      io.Writer
 	interval time.Duration
 	live     bool // redraw a full picture in place (a terminal)
+	// until, when set, ends the watch early once it returns true (the demo
+	// stops at a pause, which there means something unexpected failed).
+	until func(*workflows.Progress) bool
 
 	// plain mode: what was already said
 	last     *workflows.Progress
@@ -43,7 +46,9 @@ func isTerminal(w io.Writer) bool {
 
 // run polls until the rollout is over and returns its final progress.
 func (w *watcher) run(ctx context.Context) (*workflows.Progress, error) {
-	w.reported = map[string]bool{}
+	if w.reported == nil {
+		w.reported = map[string]bool{}
+	}
 	for {
 		p, over, err := w.src.Progress(ctx)
 		if err != nil {
@@ -54,7 +59,7 @@ func (w *watcher) run(ctx context.Context) (*workflows.Progress, error) {
 		} else {
 			w.plain(p, over)
 		}
-		if over {
+		if over || (w.until != nil && w.until(p)) {
 			return p, nil
 		}
 		select {
