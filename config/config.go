@@ -225,8 +225,11 @@ const (
 
 // Telemetry configures logs and traces.
 type Telemetry struct {
-	// OTLPEndpoint receives traces (host:port); "" disables.
+	// OTLPEndpoint receives traces: host:port for OTLP over gRPC,
+	// http(s)://host:port for OTLP over HTTP; "" exports none.
 	OTLPEndpoint string `mapstructure:"otlpEndpoint" yaml:"otlpEndpoint"`
+	// OTLPInsecure sends gRPC OTLP without TLS (a collector on localhost).
+	OTLPInsecure bool   `mapstructure:"otlpInsecure" yaml:"otlpInsecure"`
 	ServiceName  string `mapstructure:"serviceName" yaml:"serviceName"`
 	LogFormat    string `mapstructure:"logFormat" yaml:"logFormat"`
 	LogLevel     string `mapstructure:"logLevel" yaml:"logLevel"`

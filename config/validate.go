@@ -283,9 +283,14 @@ func (w Worker) check(ps *problemList) {
 }
 
 func (t Telemetry) check(ps *problemList) {
-	if t.OTLPEndpoint != "" {
-		if err := hostPort(t.OTLPEndpoint); err != nil {
-			ps.add("telemetry.otlpEndpoint", `set the collector's host:port, e.g. "otel-collector:4317", or leave it empty`, "%q %v", t.OTLPEndpoint, err)
+	if e := t.OTLPEndpoint; e != "" {
+		fix := `set the collector's host:port (gRPC, e.g. "otel-collector:4317") or http(s)://host:port (HTTP), or leave it empty`
+		if strings.HasPrefix(e, "http://") || strings.HasPrefix(e, "https://") {
+			if u, err := url.Parse(e); err != nil || u.Host == "" {
+				ps.add("telemetry.otlpEndpoint", fix, "%q is not a URL with a host", e)
+			}
+		} else if err := hostPort(e); err != nil {
+			ps.add("telemetry.otlpEndpoint", fix, "%q %v", e, err)
 		}
 	}
 	if t.LogFormat != LogJSON && t.LogFormat != LogText {

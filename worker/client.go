@@ -21,6 +21,10 @@ func Dial(ctx context.Context, cfg *config.Config, logger *slog.Logger) (client.
 	if err != nil {
 		return nil, err
 	}
+	return dial(ctx, cfg, opts)
+}
+
+func dial(ctx context.Context, cfg *config.Config, opts client.Options) (client.Client, error) {
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; check temporal.address, or start a local server with `kmemfix dev`",

@@ -15,6 +15,8 @@ import (
 
 	"github.com/kmemfix/kmemfix/activities"
 	"github.com/kmemfix/kmemfix/config"
+	"github.com/kmemfix/kmemfix/node"
+	"github.com/kmemfix/kmemfix/telemetry"
 	"github.com/kmemfix/kmemfix/transport"
 	"github.com/kmemfix/kmemfix/workflows"
 )
@@ -27,13 +29,18 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err := cfg.CheckFiles(); err != nil {
 		return err
 	}
-	if cfg.Telemetry.OTLPEndpoint != "" {
-		logger.Warn("telemetry.otlpEndpoint is set but this build exports no traces; logs only", "endpoint", cfg.Telemetry.OTLPEndpoint)
-	}
 	helpers, err := findHelpers(helperBinDir(cfg))
 	if err != nil {
 		return err
 	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.Telemetry.ServiceName, ServiceVersion: node.Version,
+		OTLPEndpoint: cfg.Telemetry.OTLPEndpoint, OTLPInsecure: cfg.Telemetry.OTLPInsecure})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+	// Records logged with a context carry the rollout, node, step and trace.
+	logger = slog.New(telemetry.WrapLogHandler(logger.Handler()))
 	tcfg, err := transportConfig(cfg, logger)
 	if err != nil {
 		return err
@@ -43,17 +50,28 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("ssh: %w", err)
 	}
 	defer pool.Close()
+	if err := tel.ObserveSSHPool(pool.Stats); err != nil {
+		return err
+	}
 	shell, err := newSSHShell(pool, cfg, helpers)
 	if err != nil {
 		return err
 	}
-	c, err := Dial(ctx, cfg, logger)
+	shell.tracer = tel.Metrics
+	opts, err := ClientOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := tel.Apply(&opts); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	c, err := dial(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	if cfg.Worker.MetricsAddress != "" {
-		stop, err := serveMetrics(cfg.Worker.MetricsAddress, pool, logger)
+		stop, err := serveMetrics(cfg.Worker.MetricsAddress, tel.Handler(), logger)
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,13 @@ type sshShell struct {
 	jump    *transport.Jump
 	remote  string            // where the helper lives on nodes
 	helpers map[string]helper // by GOARCH: amd64, arm64
+	tracer  sshTracer         // nil: no span or latency per helper run
+}
+
+// sshTracer wraps one SSH phase in a span and records its latency and error
+// class (*telemetry.Metrics).
+type sshTracer interface {
+	TraceSSH(ctx context.Context, phase, node string, classify func(error) string, fn func(context.Context) error) error
 }
 
 // helper is a local build of the node helper.
@@ -87,7 +94,17 @@ func (s *sshShell) RunHelper(ctx context.Context, n activities.NodeRef, args []s
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ssh.CommandTimeout)
 	defer cancel()
-	res, err := s.pool.Exec(ctx, s.target(n), append([]string{s.remote}, args...), opts)
+	var res transport.Result
+	exec := func(ctx context.Context) (err error) {
+		res, err = s.pool.Exec(ctx, s.target(n), append([]string{s.remote}, args...), opts)
+		return err
+	}
+	var err error
+	if s.tracer != nil {
+		err = s.tracer.TraceSSH(ctx, "exec", n.Name, func(err error) string { return transport.Classify(err).String() }, exec)
+	} else {
+		err = exec(ctx)
+	}
 	if err != nil {
 		return nil, 0, err
 	}

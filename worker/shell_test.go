@@ -152,3 +152,22 @@ func TestClassifier(t *testing.T) {
 		}
 	}
 }
+
+type fakeTracer struct{ phases, nodes []string }
+
+func (f *fakeTracer) TraceSSH(ctx context.Context, phase, node string, _ func(error) string, fn func(context.Context) error) error {
+	f.phases, f.nodes = append(f.phases, phase), append(f.nodes, node)
+	return fn(ctx)
+}
+
+func TestEveryHelperRunIsTraced(t *testing.T) {
+	pool, tr := &fakePool{}, &fakeTracer{}
+	s := testShell(t, pool, nil)
+	s.tracer = tr
+	if _, _, err := s.RunHelper(context.Background(), activities.NodeRef{Name: "n9", Address: "h"}, []string{"verify"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(pool.execs) != 1 || !reflect.DeepEqual(tr.phases, []string{"exec"}) || !reflect.DeepEqual(tr.nodes, []string{"n9"}) {
+		t.Errorf("execs %d, traced %v on %v: want one exec inside one exec span on n9", len(pool.execs), tr.phases, tr.nodes)
+	}
+}
