@@ -49,8 +49,8 @@ func TestInspectDecodesAndPassesFlags(t *testing.T) {
 	require.Equal(t, node.VerdictAffected, res.Inspect.Verdict)
 	require.Equal(t, 99, res.Inspect.Headroom.Available)
 	require.Equal(t, []string{"--cgroup-root", "/sys/fs/cgroup/memory", "--kubepods", "kubepods", "--mirror", "kubepods2",
-		"--journal-dir", "/var/lib/kmemfix", "--boot-id", "b0", "--progress",
-		"inspect", "--kubelet-unit", "kubelet", "--kubelet-binary", "/usr/bin/kubelet", "--margin", "500"}, sh.runs[0])
+		"--journal-dir", "/var/lib/kmemfix", "--kubelet-unit", "kubelet", "--boot-id", "b0", "--progress",
+		"inspect", "--kubelet-binary", "/usr/bin/kubelet", "--margin", "500"}, sh.runs[0])
 }
 
 func TestHelperErrorCodes(t *testing.T) {

@@ -20,7 +20,10 @@ type Flags struct {
 	Kubepods   string `json:"kubepods,omitempty"`
 	Mirror     string `json:"mirror,omitempty"`
 	JournalDir string `json:"journalDir,omitempty"`
-	BootID     string `json:"bootID,omitempty"`
+	// KubeletUnit is the kubelet's systemd unit: inspect reports it and
+	// snapshot refuses while it runs.
+	KubeletUnit string `json:"kubeletUnit,omitempty"`
+	BootID      string `json:"bootID,omitempty"`
 }
 
 func (f Flags) args() []string {
@@ -34,6 +37,7 @@ func (f Flags) args() []string {
 	add("--kubepods", f.Kubepods)
 	add("--mirror", f.Mirror)
 	add("--journal-dir", f.JournalDir)
+	add("--kubelet-unit", f.KubeletUnit)
 	add("--boot-id", f.BootID)
 	return out
 }

@@ -61,8 +61,9 @@ type InspectResult struct {
 // Inspect reads the node (verdict, headroom, a remediation in progress).
 func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectResult, error) {
 	cmd := []string{"inspect"}
+	flags := in.Flags
 	if in.KubeletUnit != "" {
-		cmd = append(cmd, "--kubelet-unit", in.KubeletUnit)
+		flags.KubeletUnit = in.KubeletUnit // a global flag of the helper
 	}
 	if in.KubeletBinary != "" {
 		cmd = append(cmd, "--kubelet-binary", in.KubeletBinary)
@@ -71,7 +72,7 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 		cmd = append(cmd, "--margin", fmt.Sprint(in.Margin))
 	}
 	var out InspectResult
-	if err := a.runHelper(ctx, in.Node, in.Flags, cmd, &out.Inspect); err != nil {
+	if err := a.runHelper(ctx, in.Node, flags, cmd, &out.Inspect); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -47,6 +47,7 @@ func (w *nodeWorkflow) setup(ctx workflow.Context) error {
 	w.logger = log.With(workflow.GetLogger(ctx), "node", w.in.Node.Name)
 	w.flags = activities.Flags{
 		CgroupRoot: w.s.CgroupRoot, Kubepods: w.s.Kubepods, Mirror: w.s.Mirror, JournalDir: w.s.JournalDir,
+		KubeletUnit: w.s.KubeletUnit,
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryCurrentStep, func() (CurrentStep, error) {
 		return CurrentStep{
