@@ -27,7 +27,7 @@ func TestRolloutInputCarriesSettingsButNoSecret(t *testing.T) {
 	cfg.Rollout.HealthGate = config.HealthGate{Type: config.GatePrometheus, URL: "http://prom:9090", Query: `ALERTS{severity="critical"}`, Timeout: 10 * time.Second}
 	cfg.Rollout.MaintenanceWindow = config.MaintenanceWindow{Start: "22:00", End: "04:00", Days: []string{"mon"}}
 	inv, _ := filepath.Abs("testdata/nodes.yaml")
-	f := &startFlags{inventory: inv, waves: "1,50%,100%", failureBudget: "3", soak: "90s"}
+	f := &startFlags{}
 	fs := pflag.NewFlagSet("start", pflag.ContinueOnError)
 	f.register(fs)
 	if err := fs.Parse([]string{"--inventory", inv, "--waves", "1,50%,100%", "--failure-budget", "3", "--soak", "90s"}); err != nil {

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kmemfix/kmemfix/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -89,5 +93,25 @@ func TestFlagsOverrideTheSpecFile(t *testing.T) {
 		"--temporal-address", "127.0.0.1:1")
 	if code != 1 || !strings.Contains(errOut, "connect to Temporal at 127.0.0.1:1") {
 		t.Errorf("exit %d, stderr:\n%s\nwant a connection failure only", code, errOut)
+	}
+}
+
+func TestTheExampleRolloutSpecLoads(t *testing.T) {
+	isolate(t)
+	cfg := config.Default()
+	cfg.Node.ReplacementKubelet = config.Artifact{Path: "/srv/kubelet-nokmem", SHA256: strings.Repeat("0f", 32)}
+	f := &startFlags{}
+	fs := pflag.NewFlagSet("start", pflag.ContinueOnError)
+	f.register(fs)
+	f.file = "testdata/rollout.example.yaml"
+	p, err := loadPlan(&cfg, f, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.Name != "eu-west-batch-3" || p.Spec.Concurrency != 20 || p.Spec.Soak != 10*time.Minute || len(p.Nodes) != 4 {
+		t.Errorf("plan %+v", p.Spec)
+	}
+	if _, err := rolloutInput(&cfg, p, "kmemfix-rollout-eu-west-batch-3"); err != nil {
+		t.Error(err)
 	}
 }
