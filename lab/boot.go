@@ -10,10 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmemfix/kmemfix/lab/guest/wire"
 )
+
+// bootLimit bounds the time from QEMU's start to the guest's init being up
+// (about 3 s of guest time; 30 s seen on a machine loaded 15 times over).
+var bootLimit = 2 * time.Minute
 
 // Scenario is one boot of the lab: a plan for the guest runner and how to
 // run the guest.
@@ -117,11 +122,24 @@ func runQEMU(ctx context.Context, a *Assets, sc Scenario, initrd, logPath string
 		return nil, fmt.Errorf("lab: start qemu: %w", err)
 	}
 	res := &Result{ConsoleLog: logPath}
-	report, tail := readConsole(out, logFile, sc.Console, start, res)
+	// A guest whose init is not up in bootLimit never will be (a kernel
+	// that cannot boot, an accelerator that hangs): fail fast, not at the
+	// scenario's timeout.
+	var up atomic.Bool
+	watchdog := time.AfterFunc(bootLimit, func() {
+		if !up.Load() {
+			_ = cmd.Process.Kill()
+		}
+	})
+	defer watchdog.Stop()
+	report, tail := readConsole(out, logFile, sc.Console, start, res, &up)
 	waitErr := cmd.Wait()
 	res.Wall = time.Since(start).Seconds()
 	if report == "" {
 		why := "the guest printed no report"
+		if !up.Load() {
+			why = fmt.Sprintf("the guest's init was not up within %s", bootLimit)
+		}
 		if ctx.Err() != nil {
 			why = fmt.Sprintf("no report within %s (guest killed)", sc.Timeout)
 		}
@@ -138,7 +156,7 @@ func runQEMU(ctx context.Context, a *Assets, sc Scenario, initrd, logPath string
 // readConsole copies the console to the log (and to the callback) line by
 // line, and returns the report found between the markers and the last
 // lines seen.
-func readConsole(r io.Reader, log io.Writer, each func(string), start time.Time, res *Result) (string, []string) {
+func readConsole(r io.Reader, log io.Writer, each func(string), start time.Time, res *Result, up *atomic.Bool) (string, []string) {
 	var report string
 	var tail []string
 	inReport := false
@@ -159,6 +177,7 @@ func readConsole(r io.Reader, log io.Writer, each func(string), start time.Time,
 			continue
 		case strings.HasPrefix(line, "lab-init: up in") && res.Ready == 0:
 			res.Ready = time.Since(start).Seconds()
+			up.Store(true)
 		}
 		if each != nil {
 			each(line)
