@@ -30,15 +30,18 @@ func (p *Procedure) SwapKubelet(binary, staged, wantSHA string) (*KubeletSwapRes
 	if err != nil {
 		return nil, refused("read the installed kubelet %s: %v", binary, err)
 	}
-	if current == wantSHA {
-		return res, nil // swapped already
-	}
+	// The staged file is checked even when the installed binary already
+	// matches: a configured sha256 that is the installed (buggy) kubelet's
+	// own must not pass as "swapped already".
 	stagedSHA, err := fileSHA256(p.sys, staged)
 	if err != nil {
 		return nil, refused("read the staged kubelet %s: %v; upload it first", staged, err)
 	}
 	if stagedSHA != wantSHA {
 		return nil, &StepError{Code: CodeChecksum, Message: fmt.Sprintf("staged kubelet %s has sha256 %s, expected %s: upload it again or fix the configured sha256", staged, stagedSHA, wantSHA)}
+	}
+	if current == wantSHA {
+		return res, nil // swapped already
 	}
 	hasBackup, err := p.exists(backup)
 	if err != nil {

@@ -3,6 +3,7 @@ package helper_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -155,4 +156,33 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%q: want a usage error, got exit %d %s", args, r.exit, r.raw)
 		}
 	}
+}
+
+// TestKubeletSwapRefusesTheInstalledHash: configuring the installed
+// kubelet's own sha256 as the replacement's is caught by the staged file's
+// check, not passed as "swapped already".
+func TestKubeletSwapRefusesTheInstalledHash(t *testing.T) {
+	n := newNode(t, simnode.PodsSpec{Containers: 1})
+	installed, _ := n.ReadFile("/usr/bin/kubelet")
+	r, _ := run(t, n, "kubelet", "swap", "--binary", "/usr/bin/kubelet", "--new", stagedKubelet, "--sha256", sha256Hex(installed))
+	wantError(t, r, node.ExitRefused, node.CodeChecksum, "fix the configured sha256")
+}
+
+// TestCrashAfterTheLastOperation: --crash-after-ops equal to a step's
+// operation count dies after acting, before reporting, and the rerun
+// converges.
+func TestCrashAfterTheLastOperation(t *testing.T) {
+	n := newNode(t, simnode.PodsSpec{Containers: 3})
+	ops := n.Ops()
+	must(t, n, "service", "stop", "kubelet")
+	stopOps := n.Ops() - ops
+	must(t, n, "service", "start", "kubelet")
+	if _, crashed := run(t, n, "--crash-after-ops", fmt.Sprint(stopOps), "service", "stop", "kubelet"); !crashed {
+		t.Fatal("the helper reported instead of dying after its last operation")
+	}
+	if n.ServiceState("kubelet") == "active" {
+		t.Fatal("the operation before the crash did not take effect")
+	}
+	n.ReleaseLocks()
+	must(t, n, "service", "stop", "kubelet")
 }

@@ -67,7 +67,8 @@ func run(t testing.TB, sys node.System, args ...string) (r result, crashed bool)
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				if _, ok := p.(simnode.Crash); ok {
+				switch p.(type) {
+				case simnode.Crash, helper.Crash:
 					crashed = true
 					return
 				}

@@ -82,6 +82,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return respond(stdout, rest[0], bootID, nil, err)
 	}
 	result, err := dispatch(ctx, p, g, rest, stdin)
+	if cs, ok := sys.(*crashingSystem); ok && cs.left == 0 {
+		// Exactly N operations done: die after acting, before reporting.
+		panic(Crash{Ops: cs.done})
+	}
 	return respond(stdout, strings.Join(commandWords(rest), " "), bootID, result, err)
 }
 
@@ -97,7 +101,7 @@ func parseGlobal(args []string, stderr io.Writer) (*global, []string, error) {
 	fs.StringVar(&g.cfg.KubeletUnit, "kubelet-unit", g.cfg.KubeletUnit, "kubelet's systemd unit")
 	fs.BoolVar(&g.progress, "progress", false, "write JSON progress lines on stderr")
 	fs.StringVar(&g.bootID, "boot-id", "", "refuse (code rebooted) unless the node's boot id is this one")
-	fs.IntVar(&g.crashAfter, "crash-after-ops", 0, "testing: die like SIGKILL right before the (N+1)th mutating operation")
+	fs.IntVar(&g.crashAfter, "crash-after-ops", 0, "testing: die like SIGKILL right before the (N+1)th mutating operation, or before reporting when the step did exactly N")
 	fs.BoolVar(&g.showVersion, "version", false, "print the helper and protocol versions")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
