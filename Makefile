@@ -18,13 +18,17 @@ node-helper:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kmemfix-node-arm64 ./cmd/kmemfix-node
 	cp bin/kmemfix-node bin/kmemfix-node-amd64
 
-# Everything the tests need from Debian (qemu, busybox, a kernel, sshd, chromium).
+# Everything the tests need from Debian (sshd, sudo, chromium; qemu, busybox and a kernel for the lab).
 deps:
 	./scripts/deps.sh
 
+# Every test. The QEMU kernel lab runs on its own afterwards so the guest
+# does not compete for the two cores with the other test binaries.
 test: deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) tool workflowcheck ./workflows/...
+	$(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v /lab)
+	$(GO) test -count=1 -timeout 20m ./lab/...
 
 test-short: build
 	$(GO) test -short -count=1 ./...

@@ -2,8 +2,6 @@
 # Installs the Debian packages the tests use, only when something is missing.
 set -euo pipefail
 need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && /bin/busybox --list | grep -q '^cpio$' || need+=(busybox-static)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v sudo >/dev/null || need+=(sudo)
@@ -15,3 +13,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The kernel lab's QEMU, Debian kernel and static busybox (cached under lab/.assets).
+"$(dirname "$0")/lab-assets.sh"
