@@ -48,4 +48,5 @@ type Activities struct {
 	Shell      NodeShell
 	Classifier Classifier
 	HTTP       *http.Client
+	Cordoner   Cordoner // nil: no Kubernetes access (cordon off)
 }

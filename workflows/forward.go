@@ -35,6 +35,9 @@ func (w *nodeWorkflow) forwardFailed(ctx workflow.Context, err error) (*NodeResu
 			reasons = append(reasons, w.res.Verify.Problems...)
 		}
 	}
+	if w.cordoned {
+		reasons = append(reasons, fmt.Sprintf("the Kubernetes node stays cordoned until it is finished: then `kubectl uncordon %s`", w.in.Node.Name))
+	}
 	res, _ := w.end(dctx, OutcomeFailedNeedsAttention, reasons...)
 	return res, nil
 }
@@ -90,6 +93,7 @@ func (w *nodeWorkflow) rebooted(ctx workflow.Context, err error) (*NodeResult, e
 		reasons = append(reasons, "kubelet is running and healthy with the original build: retry the node")
 	}
 	reasons = append(reasons, "the journal of the interrupted run stays on the node")
+	w.uncordon(dctx)
 	res, _ := w.end(dctx, OutcomeRebooted, reasons...)
 	return res, nil
 }
@@ -109,7 +113,9 @@ func (w *nodeWorkflow) succeeded(ctx workflow.Context) (*NodeResult, error) {
 	if ctx.Err() != nil {
 		reasons = append(reasons, "a cancel arrived after the commit point: the workflow finished forward instead")
 	}
-	return w.end(disconnected(ctx), OutcomeRemediated, reasons...)
+	dctx := disconnected(ctx)
+	w.uncordon(dctx)
+	return w.end(dctx, OutcomeRemediated, reasons...)
 }
 
 // errorType is the application error type in err, "Timeout" for an

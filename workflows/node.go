@@ -38,6 +38,7 @@ type nodeWorkflow struct {
 	overrun         bool // the kubelet-down budget ran out
 	budgetCancel    bool // ... and it cancelled the steps (before the commit)
 	swapped         bool // the replacement kubelet was installed
+	cordoned        bool // this run cordoned the Kubernetes node
 	comps           []compensation
 	resumeCommitted bool
 	context         []string // what inspect found, appended after the outcome's reasons // the node was found past the commit point

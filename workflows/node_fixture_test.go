@@ -85,6 +85,8 @@ func newFakeNode(t *testing.T) *fakeNode {
 	stub(f, "Verify", a.Verify, func() *activities.VerifyResult { return &activities.VerifyResult{Verify: f.verify} })
 	stub(f, "Finish", a.Finish, func() *activities.FinishResult { return &activities.FinishResult{} })
 	stub(f, "RestoreKubelet", a.RestoreKubelet, func() *activities.RestoreKubeletResult { return &activities.RestoreKubeletResult{} })
+	stub(f, "CordonNode", a.CordonNode, func() *activities.CordonResult { return &activities.CordonResult{Changed: true} })
+	stub(f, "UncordonNode", a.UncordonNode, func() *activities.CordonResult { return &activities.CordonResult{Changed: true} })
 	return f
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -448,4 +449,39 @@ func TestNodeForwardRetriesAreBounded(t *testing.T) {
 	require.True(t, res.KubeletRunning)
 	require.Equal(t, []string{"StartKubelet"}, f.afterFailure())
 	assertKubeletNotLeftStopped(t, f, res)
+}
+
+// TestNodeCordon: with cordon on, the node is cordoned before its kubelet
+// stops and uncordoned when it is remediated or rolled back; past the
+// commit point a failed node stays cordoned and the result says so.
+func TestNodeCordon(t *testing.T) {
+	cases := []struct {
+		name     string
+		fail     string
+		outcome  Outcome
+		uncordon bool
+	}{
+		{"remediated", "", OutcomeRemediated, true},
+		{"rolled back", "Move", OutcomeFailedRolledBack, true},
+		{"needs attention past commit", "Rebuild", OutcomeFailedNeedsAttention, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeNode(t)
+			if tc.fail != "" {
+				f.failWith(tc.fail, nonRetryable(activities.ErrKernel))
+			}
+			in := &NodeInput{RolloutID: "r1", Node: activities.NodeRef{Name: "n1"}, Settings: testSettings()}
+			in.Settings.Cordon = true
+			res, err := f.run(in)
+			require.NoError(t, err)
+			require.Equal(t, tc.outcome, res.Outcome, res.Reasons)
+			names := f.names()
+			require.Less(t, slices.Index(names, "CordonNode"), slices.Index(names, "StopKubelet"), names)
+			require.Equal(t, tc.uncordon, slices.Contains(names, "UncordonNode"), names)
+			if !tc.uncordon {
+				require.Contains(t, strings.Join(res.Reasons, "\n"), "stays cordoned")
+			}
+		})
+	}
 }

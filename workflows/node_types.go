@@ -17,6 +17,7 @@ const (
 	StepEnsureHelper    Step = "ensure-helper"
 	StepInspect         Step = "inspect"
 	StepStageKubelet    Step = "stage-kubelet"
+	StepCordon          Step = "cordon" // optional: Kubernetes node unschedulable while kubelet is down
 	StepStopKubelet     Step = "stop-kubelet"
 	StepSnapshot        Step = "snapshot"
 	StepMirror          Step = "mirror"
@@ -30,6 +31,7 @@ const (
 	StepRestore         Step = "restore"         // compensation of mirror and move
 	StepRestoreKubelet  Step = "restore-kubelet" // compensation of stop-kubelet
 	StepCloseJournal    Step = "close-journal"   // compensation of snapshot
+	StepUncordon        Step = "uncordon"        // compensation of cordon, and the last step
 	StepDone            Step = "done"
 )
 
@@ -80,6 +82,11 @@ type NodeSettings struct {
 
 	// Commands restarting cadvisor and other monitoring agents (argv, no shell).
 	CadvisorCommands [][]string `json:"cadvisorCommands,omitempty"`
+
+	// Cordon makes the Kubernetes node unschedulable from before the
+	// kubelet stops until the node is remediated or rolled back; a node
+	// that was cordoned already is left as it was.
+	Cordon bool `json:"cordon,omitempty"`
 
 	KubeletDownBudget time.Duration `json:"kubeletDownBudget,omitempty"` // default 3m
 	ServiceTimeout    time.Duration `json:"serviceTimeout,omitempty"`    // default 60s

@@ -62,6 +62,16 @@ func (w *nodeWorkflow) sequence(phase string) []stepDef {
 	default:
 		seq = []stepDef{stage, stop, snapshot, mirror, move, commit, rebuild, start, cadvisor, verify, finish}
 	}
+	if w.s.Cordon {
+		cordon := stepDef{step: StepCordon, run: w.cordon, comp: StepUncordon,
+			does: "cordon the Kubernetes node (unless someone already did) so no pod is scheduled while kubelet is down"}
+		for i, d := range seq {
+			if d.step == StepStopKubelet {
+				seq = append(seq[:i], append([]stepDef{cordon}, seq[i:]...)...)
+				break
+			}
+		}
+	}
 	if len(w.s.CadvisorCommands) == 0 {
 		out := seq[:0]
 		for _, d := range seq {
@@ -89,6 +99,33 @@ func (w *nodeWorkflow) stageKubelet(ctx workflow.Context) error {
 	return w.exec(ctx, StepStageKubelet, a.StageKubelet, &activities.StageKubeletInput{
 		Node: w.in.Node, LocalPath: w.s.ReplacementKubelet, RemotePath: w.s.StagedKubelet, SHA256: w.s.ReplacementKubeletSHA256,
 	}, &activities.StageKubeletResult{})
+}
+
+func (w *nodeWorkflow) cordon(ctx workflow.Context) error {
+	var out activities.CordonResult
+	if err := w.exec(ctx, StepCordon, a.CordonNode, w.cordonInput(), &out); err != nil {
+		return err
+	}
+	w.cordoned = true
+	return nil
+}
+
+func (w *nodeWorkflow) cordonInput() *activities.CordonInput {
+	return &activities.CordonInput{Node: w.in.Node, RolloutID: w.in.RolloutID}
+}
+
+// uncordon restores the node's schedulable state once the node is done
+// with (remediated, rebooted); a failure is a warning, not an outcome.
+func (w *nodeWorkflow) uncordon(ctx workflow.Context) {
+	if !w.cordoned {
+		return
+	}
+	w.setStep(ctx, StepUncordon)
+	if err := w.exec(ctx, StepUncordon, a.UncordonNode, w.cordonInput(), &activities.CordonResult{}); err != nil {
+		w.res.Warnings = append(w.res.Warnings, fmt.Sprintf("uncordon failed: %v; the node is still cordoned: `kubectl uncordon %s`", errMsg(err), w.in.Node.Name))
+		return
+	}
+	w.cordoned = false
 }
 
 func (w *nodeWorkflow) stopKubelet(ctx workflow.Context) error {

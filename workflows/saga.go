@@ -136,6 +136,16 @@ func (w *nodeWorkflow) compensationFor(step Step) compensation {
 			run: func(ctx workflow.Context) error {
 				return w.exec(ctx, step, a.Restore, w.stepInput(), &activities.TreeStepResult{})
 			}}
+	case StepUncordon:
+		return compensation{step: step,
+			state: fmt.Sprintf("the Kubernetes node may still be cordoned: `kubectl uncordon %s` once it is healthy", w.in.Node.Name),
+			run: func(ctx workflow.Context) error {
+				err := w.exec(ctx, step, a.UncordonNode, w.cordonInput(), &activities.CordonResult{})
+				if err == nil {
+					w.cordoned = false
+				}
+				return err
+			}}
 	default: // StepCloseJournal
 		return compensation{step: StepCloseJournal,
 			state: "the node's journal stays open: the next run finds phase snapshotted and resumes from it",
