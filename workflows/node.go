@@ -10,6 +10,7 @@ import (
 
 	"github.com/kmemfix/kmemfix/activities"
 	"github.com/kmemfix/kmemfix/node"
+	"github.com/kmemfix/kmemfix/telemetry"
 )
 
 // NodeWorkflow remediates one node: ensure the helper, inspect, then the
@@ -144,6 +145,7 @@ func (w *nodeWorkflow) end(ctx workflow.Context, o Outcome, reasons ...string) (
 		w.logger.Warn("upsert outcome search attribute", "error", err)
 	}
 	w.details(ctx)
+	telemetry.RecordNode(workflow.GetMetricsHandler(ctx), string(o), w.res.KubeletDown)
 	w.logger.Info("node workflow ended", "outcome", o, "reasons", w.res.Reasons)
 	res := w.res
 	return &res, nil
