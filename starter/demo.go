@@ -20,6 +20,7 @@ import (
 	"github.com/kmemfix/kmemfix/internal/devserver"
 	"github.com/kmemfix/kmemfix/node/helper"
 	"github.com/kmemfix/kmemfix/sim/fleet"
+	"github.com/kmemfix/kmemfix/sim/simnode"
 	"github.com/kmemfix/kmemfix/worker"
 	"github.com/kmemfix/kmemfix/workflows"
 )
@@ -150,7 +151,7 @@ func startDemoFleet(ctx context.Context, cfg *config.Config, nodes int, dir stri
 		return nil, "", err
 	}
 	kubelet := filepath.Join(dir, "kubelet-1.12.3-nokmem")
-	kubeletSum, err := writeStandIn(kubelet, "stand-in kubelet built with -tags=nokmem for the simulated fleet\n")
+	kubeletSum, err := writeStandIn(kubelet, string(simnode.KubeletBinary("v1.12.3", false))) // a build the simulated nodes run without kmem
 	if err != nil {
 		return nil, "", err
 	}

@@ -60,8 +60,15 @@ dev server) and runs until interrupted (Ctrl-C or SIGTERM).`,
 
 // devOptions places the server where the configuration says clients look.
 func devOptions(cfg *config.Config, stateDir string, noUI bool) (devserver.Options, error) {
+	if stateDir != "" {
+		abs, err := filepath.Abs(config.ExpandHome(stateDir))
+		if err != nil {
+			return devserver.Options{}, fmt.Errorf("--state-dir %s: %w", stateDir, err)
+		}
+		stateDir = abs
+	}
 	opts := devserver.Options{
-		StateDir:         config.ExpandHome(stateDir),
+		StateDir:         stateDir,
 		FrontendAddr:     cfg.Temporal.Address,
 		Namespace:        cfg.Temporal.Namespace,
 		SearchAttributes: searchAttributes(),
