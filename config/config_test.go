@@ -236,7 +236,8 @@ func TestSecretsNeverPrint(t *testing.T) {
 	masked := cfg.Masked()
 	outputs := map[string]string{
 		"%v": fmt.Sprintf("%v", cfg), "%+v": fmt.Sprintf("%+v", *cfg), "%#v": fmt.Sprintf("%#v", *cfg),
-		"%s": fmt.Sprintf("%s", cfg.Temporal.APIKey), "slog": logs.String(), "json": string(js), "yaml": string(y),
+		"%s":   fmt.Sprintf("%s", cfg.Temporal.APIKey), //nolint:staticcheck // the %s verb is what is tested
+		"slog": logs.String(), "json": string(js), "yaml": string(y),
 		"Masked().Reveal": masked.Temporal.APIKey.Reveal() + masked.SSH.KeyPassphrase.Reveal(),
 	}
 	for how, out := range outputs {

@@ -20,7 +20,7 @@ func (c *Config) CheckFiles() error {
 			ps.add(key, fix, "%v", err)
 			return
 		}
-		f.Close()
+		_ = f.Close()
 	}
 	t := c.Temporal
 	file("temporal.apiKeyFile", t.APIKeyFile, "create the file with the API key, or unset the key")

@@ -69,7 +69,7 @@ func newViper(path string, fs *pflag.FlagSet) (*viper.Viper, []Problem, map[stri
 	if path == "" {
 		return v, nil, nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the config file
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("config: read %s: %w (pass --config FILE or unset %s)", path, err, PathEnv)
 	}

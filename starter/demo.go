@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, cfg config.Config, f demoFlags, out io.Writer)
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }() //nolint:contextcheck // the dev server stops on its own clock
 	fmt.Fprintf(out, "Temporal dev server  %s (UI %s)\n", srv.FrontendAddress(), orWord(srv.UIURL(), "off"))
 
 	fl, inventoryPath, err := startDemoFleet(ctx, &cfg, f.nodes, dir)
@@ -174,7 +174,7 @@ func startDemoFleet(ctx context.Context, cfg *config.Config, nodes int, dir stri
 	}
 	files, err := fl.WriteFiles(dir, "inventory.yaml")
 	if err != nil {
-		fl.Close()
+		_ = fl.Close()
 		return nil, "", err
 	}
 	cfg.SSH.KeyFiles, cfg.SSH.Agent, cfg.SSH.KnownHosts, cfg.SSH.InsecureIgnoreHostKey = []string{files.ClientKey}, false, []string{files.KnownHosts}, false
@@ -193,7 +193,7 @@ func demoHelperBuild(dir string) (string, error) {
 	for _, p := range helperBuilds() {
 		if strings.HasSuffix(p, "-amd64") {
 			if data, err := os.ReadFile(p); err == nil {
-				if err := os.WriteFile(dst, data, 0o755); err != nil {
+				if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // an executable, as on the nodes
 					return "", err
 				}
 				sum := sha256.Sum256(data)
@@ -205,7 +205,7 @@ func demoHelperBuild(dir string) (string, error) {
 }
 
 func writeStandIn(path, content string) (string, error) {
-	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil { //nolint:gosec // stand-ins for executables
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(content))
@@ -233,7 +233,7 @@ func startDemoWorker(ctx context.Context, cfg *config.Config, logPath string, fa
 	return func() {
 		cancel()
 		<-done
-		logFile.Close()
+		_ = logFile.Close()
 	}, nil
 }
 

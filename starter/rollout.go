@@ -272,7 +272,7 @@ func newControlCommand(a *app, use, short, update string, nargs int, needReason 
 			})
 			var notFound *serviceerror.NotFound
 			if errors.As(err, &notFound) {
-				return fmt.Errorf("%s %s: the rollout is not running (%v): it has ended or the ID is wrong; see `kmemfix rollout list`", update, id, err)
+				return fmt.Errorf("%s %s: the rollout is not running (%w): it has ended or the ID is wrong; see `kmemfix rollout list`", update, id, err)
 			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", update, id, err)

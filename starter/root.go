@@ -100,7 +100,7 @@ func workflowURL(cfg *config.Config, workflowID string) string {
 
 // Main runs the command line with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := Command()
+	cmd := Command() //nolint:contextcheck // commands get ctx through cmd.Context(), set by ExecuteContext below
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -97,7 +97,7 @@ func loadPlan(cfg *config.Config, f *startFlags, fs *pflag.FlagSet) (*plan, erro
 	if err := f.apply(fs, &spec); err != nil {
 		problems = append(problems, err.Error())
 	}
-	for _, p := range spec.Rollout.Problems() {
+	for _, p := range spec.Problems() {
 		key := strings.TrimPrefix(p.Key, "rollout.")
 		s := key + ": " + p.Message + "; " + p.Fix
 		if l := lines[strings.ToLower(strings.SplitN(key, "[", 2)[0])]; l > 0 && !fs.Changed(flagOf(key)) {
@@ -112,8 +112,8 @@ func loadPlan(cfg *config.Config, f *startFlags, fs *pflag.FlagSet) (*plan, erro
 		problems = append(problems, "node.replacementKubelet (config): path and sha256 are not both set; a rollout swaps kubelet for the build without kmem accounting: set both in the config file (or KMEMFIX_NODE_REPLACEMENTKUBELET_PATH/_SHA256), or pass --dry-run to survey only")
 	}
 	p := &plan{Spec: spec}
-	switch {
-	case spec.Inventory == "":
+	switch spec.Inventory {
+	case "":
 		problems = append(problems, "inventory: is not set; name the inventory file in the spec (inventory: nodes.yaml) or pass --inventory FILE")
 	default:
 		path := spec.Inventory

@@ -13,8 +13,8 @@ import (
 // serveMetrics serves /healthz (the worker process is up) and /metrics
 // (kmemfix's, the Temporal SDK's, the SSH pool's and Go's metrics in the
 // Prometheus text format) on addr.
-func serveMetrics(addr string, metrics http.Handler, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
+func serveMetrics(ctx context.Context, addr string, metrics http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("worker.metricsAddress %s: %w", addr, err)
 	}
@@ -29,7 +29,7 @@ func serveMetrics(addr string, metrics http.Handler, logger *slog.Logger) (stop 
 	}()
 	logger.Info("serving /healthz and /metrics", "address", ln.Addr().String())
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil

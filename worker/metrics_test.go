@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +18,7 @@ func TestMetricsServerServesHealthAndMetrics(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "kmemfix_nodes_total 3\n") })
-	stop, err := serveMetrics(addr, metrics, slog.New(slog.DiscardHandler))
+	stop, err := serveMetrics(context.Background(), addr, metrics, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestMetricsServerServesHealthAndMetrics(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want 200 with %q", path, resp.StatusCode, body, want)
 		}
 	}
-	if _, err := serveMetrics(addr, metrics, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "worker.metricsAddress") {
+	if _, err := serveMetrics(context.Background(), addr, metrics, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "worker.metricsAddress") {
 		t.Errorf("a busy address should fail naming the setting, got %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer tel.Shutdown(context.WithoutCancel(ctx))
+	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
 	// Records logged with a context carry the rollout, node, step and trace.
 	logger = slog.New(telemetry.WrapLogHandler(logger.Handler()))
 	tcfg, err := transportConfig(cfg, logger)
@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	defer c.Close()
 	if cfg.Worker.MetricsAddress != "" {
-		stop, err := serveMetrics(cfg.Worker.MetricsAddress, tel.Handler(), logger)
+		stop, err := serveMetrics(ctx, cfg.Worker.MetricsAddress, tel.Handler(), logger)
 		if err != nil {
 			return err
 		}
