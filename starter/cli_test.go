@@ -244,3 +244,22 @@ func TestNodeInspect(t *testing.T) {
 		"1. stop-kubelet", "(undo: restore-kubelet)", "(forward only)")
 	mustContain(t, h.run(ExitUsage, "node", "inspect", "node-042", "-i", "testdata/nodes.yaml"), `node "node-042" is not in testdata/nodes.yaml`)
 }
+
+func TestNodeRemediateWaitsForTheOutcome(t *testing.T) {
+	h := newHarness(t)
+	type result struct {
+		code     int
+		out, err string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := kmemfix(t, "--config", h.config, "node", "remediate", "node-002", "-i", "testdata/nodes.yaml")
+		done <- result{code, out, errOut}
+	}()
+	h.release("node-002")
+	r := <-done
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	mustContain(t, r.out+r.err, "kmemfix-node-node-002", "Node node-002: remediated (last step done)", "Kubelet was down 30s")
+}
