@@ -141,13 +141,23 @@ func writeStatus(w io.Writer, id string, p *workflows.Progress, bars bool) {
 	fmt.Fprintf(w, "\nOutcomes: %s\n%s\n", countsLine(p.Counts), downLine(p.KubeletDown))
 	if len(p.Failing) > 0 {
 		fmt.Fprintf(w, "\nFailing nodes (%d):\n", len(p.Failing))
+		failing := p.Failing
+		if bars && len(failing) > liveFailing { // a live frame must fit a terminal
+			failing = failing[len(failing)-liveFailing:]
+		}
 		t := newTable(w, "NODE", "WAVE", "OUTCOME", "REASON")
-		for _, f := range p.Failing {
+		for _, f := range failing {
 			_ = t.Append(f.Node, fmt.Sprint(f.Wave), string(f.Outcome), strings.Join(f.Reasons, "; "))
 		}
 		_ = t.Render()
+		if n := len(p.Failing) - len(failing); n > 0 {
+			fmt.Fprintf(w, "... and %d more: kmemfix rollout status %s\n", n, id)
+		}
 	}
 }
+
+// liveFailing is how many failing nodes (the latest) a live frame shows.
+const liveFailing = 8
 
 // newTable is a bordered table with headers as written and long cells
 // (reasons) wrapped at 60 columns.

@@ -3,6 +3,8 @@ package starter
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +100,21 @@ func TestWatchLiveRedrawsInPlace(t *testing.T) {
 	}
 	if !bytes.Contains(out.Bytes(), []byte("█")) || !bytes.Contains(out.Bytes(), []byte("(9/9")) {
 		t.Errorf("live frames should draw progress bars with counts:\n%s", s)
+	}
+}
+
+func TestLiveFrameShowsOnlyTheLatestFailingNodes(t *testing.T) {
+	p := watchScript()[6]
+	for i := range 20 {
+		p.Failing = append(p.Failing, workflows.NodeFailure{Node: fmt.Sprintf("node-%03d", 100+i), Wave: 2, Outcome: workflows.OutcomeFailedRolledBack, Reasons: []string{"x"}})
+	}
+	var live, plain bytes.Buffer
+	writeStatus(&live, "r", p, true)
+	writeStatus(&plain, "r", p, false)
+	if !strings.Contains(live.String(), "node-119") || strings.Contains(live.String(), "node-100") || !strings.Contains(live.String(), "... and 13 more: kmemfix rollout status r") {
+		t.Errorf("live frame:\n%s", live.String())
+	}
+	if !strings.Contains(plain.String(), "node-100") || strings.Contains(plain.String(), "more:") {
+		t.Errorf("status lists every failing node:\n%s", plain.String())
 	}
 }
