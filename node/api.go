@@ -113,8 +113,11 @@ type InspectResult struct {
 	Kubelet          Kubelet  `json:"kubelet"`
 	BootID           string   `json:"bootID"`
 	Phase            string   `json:"phase"`
-	Verdict          string   `json:"verdict"`
-	Reasons          []string `json:"reasons"`
+	// Blocked says why the procedure cannot reproduce this tree here,
+	// however much headroom there is ("" when it can).
+	Blocked string   `json:"blocked,omitempty"`
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
 }
 
 // Layout counts the two kubepods layouts: pods under QoS folders

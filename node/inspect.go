@@ -54,6 +54,11 @@ func (p *Procedure) Inspect(ctx context.Context, opts InspectOptions) (*InspectR
 	if r.Phase, err = p.phase(); err != nil {
 		return nil, err
 	}
+	if r.KubepodsExists && legacy {
+		if r.Blocked, err = p.inheritanceBlocker(); err != nil {
+			return nil, err
+		}
+	}
 	decide(r)
 	return r, nil
 }
@@ -262,6 +267,27 @@ func (p *Procedure) inspectKubelet(ctx context.Context, binary string) (Kubelet,
 		return k, err
 	}
 	return k, nil
+}
+
+// inheritanceBlocker: on 3.10, under a root with use_hierarchy=1, a new
+// cgroup inherits swappiness from the root (vm.swappiness) and the kernel
+// refuses to set another value. If vm.swappiness changed since kubepods was
+// created, neither the mirror nor the rebuilt kubepods could get kubepods'
+// value back, so the procedure would fail at its first step.
+func (p *Procedure) inheritanceBlocker() (string, error) {
+	root, err := readValues(p.sys, p.cfg.CgroupRoot)
+	if err != nil {
+		return "", err
+	}
+	kubepods, err := readValues(p.sys, p.cfg.kubepods().root)
+	if err != nil {
+		return "", err
+	}
+	if root[fileUseHierarchy] != "1" || root[fileSwappiness] == kubepods[fileSwappiness] {
+		return "", nil
+	}
+	return fmt.Sprintf("kubepods has swappiness %s but vm.swappiness is now %s: on 3.10 a new cgroup under a hierarchy inherits the latter and cannot be changed, so the rebuilt kubepods would differ; run `sysctl vm.swappiness=%s` on the node first (and make it persistent)",
+		kubepods[fileSwappiness], root[fileSwappiness], kubepods[fileSwappiness]), nil
 }
 
 // phase reads how far a remediation on this node has come.

@@ -36,6 +36,11 @@ func decide(r *InspectResult) {
 		return
 	}
 	reason("%d of %d cgroups under kubepods are kmem-accounted (kubepods itself: %t)", r.AccountedDirs, r.SubtreeDirs, r.KubepodsKmem)
+	if r.Blocked != "" {
+		r.Verdict = VerdictUnsupported
+		reason("%s", r.Blocked)
+		return
+	}
 	switch {
 	case r.Headroom.Known && r.Headroom.Available < r.Headroom.Required:
 		r.Verdict = VerdictNeedsReboot

@@ -186,3 +186,22 @@ func TestCrashAfterTheLastOperation(t *testing.T) {
 	n.ReleaseLocks()
 	must(t, n, "service", "stop", "kubelet")
 }
+
+// TestSwappinessDriftStopsAtMirror: what inspect's blocker prevents. On
+// 3.10 the mirror cannot get kubepods' swappiness back once vm.swappiness
+// changed; the mirror step fails before any process moves, and the
+// compensation leaves the node as it was.
+func TestSwappinessDriftStopsAtMirror(t *testing.T) {
+	n := newNode(t, simnode.PodsSpec{Containers: 10})
+	b := capture(t, n)
+	n.SetVMSwappiness(10)
+	for _, step := range procedure[:3] {
+		must(t, n, step...)
+	}
+	r, _ := run(t, n, "mirror")
+	wantError(t, r, node.ExitFailed, node.CodeKernel, "memory.swappiness")
+	must(t, n, "restore")
+	must(t, n, "kubelet", "restore", "--binary", "/usr/bin/kubelet")
+	must(t, n, "service", "start", "kubelet")
+	checkInvariants(t, n, b, b.binary)
+}

@@ -44,6 +44,9 @@ func TestInspectVerdicts(t *testing.T) {
 		{name: "unsupported: systemd driver", cfg: simnode.Config{Kubelet: simnode.KubeletConfig{Buggy: true}},
 			prepare: func(n *simnode.Node) { _ = n.Mkdir("/sys/fs/cgroup/memory/kubepods.slice") },
 			verdict: node.VerdictUnsupported, reason: "systemd cgroup driver"},
+		{name: "unsupported: vm.swappiness changed since kubepods was created", cfg: simnode.Config{Kubelet: simnode.KubeletConfig{Buggy: true}, Stap: true},
+			spec: simnode.PodsSpec{Containers: 5}, prepare: func(n *simnode.Node) { n.SetVMSwappiness(10) },
+			verdict: node.VerdictUnsupported, reason: "sysctl vm.swappiness=60"},
 		{name: "not affected: no kubepods", cfg: simnode.Config{Stap: true},
 			verdict: node.VerdictNotAffected, reason: "does not exist"},
 	}

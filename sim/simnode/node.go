@@ -291,3 +291,12 @@ func (n *Node) Cgroup(rel string) (CgroupState, bool) {
 
 // Unlimited is the value an unlimited limit reads as.
 func (n *Node) Unlimited() int64 { return n.unlimited }
+
+// SetVMSwappiness is `sysctl vm.swappiness=v`: on 3.10 the root memory
+// cgroup's swappiness is the global one, and cgroups created from now on
+// inherit it; existing ones keep theirs.
+func (n *Node) SetVMSwappiness(v int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.root.swappiness = v
+}
