@@ -14,12 +14,13 @@ import "time"
 
 // Config is the whole configuration of the worker and the CLI.
 type Config struct {
-	Temporal  Temporal  `mapstructure:"temporal" yaml:"temporal"`
-	SSH       SSH       `mapstructure:"ssh" yaml:"ssh"`
-	Node      Node      `mapstructure:"node" yaml:"node"`
-	Rollout   Rollout   `mapstructure:"rollout" yaml:"rollout"`
-	Worker    Worker    `mapstructure:"worker" yaml:"worker"`
-	Telemetry Telemetry `mapstructure:"telemetry" yaml:"telemetry"`
+	Temporal   Temporal   `mapstructure:"temporal" yaml:"temporal"`
+	SSH        SSH        `mapstructure:"ssh" yaml:"ssh"`
+	Node       Node       `mapstructure:"node" yaml:"node"`
+	Rollout    Rollout    `mapstructure:"rollout" yaml:"rollout"`
+	Worker     Worker     `mapstructure:"worker" yaml:"worker"`
+	Kubernetes Kubernetes `mapstructure:"kubernetes" yaml:"kubernetes"`
+	Telemetry  Telemetry  `mapstructure:"telemetry" yaml:"telemetry"`
 }
 
 // Temporal says how to reach the Temporal cluster.
@@ -160,6 +161,11 @@ type Rollout struct {
 	HealthGate HealthGate `mapstructure:"healthGate" yaml:"healthGate"`
 	// MaintenanceWindow limits when waves may start; empty means any time.
 	MaintenanceWindow MaintenanceWindow `mapstructure:"maintenanceWindow" yaml:"maintenanceWindow"`
+	// Cordon makes each node unschedulable from before its kubelet stops
+	// until it is back, and restores it after (a node someone else had
+	// cordoned stays cordoned). The worker needs Kubernetes access: see
+	// the kubernetes section.
+	Cordon bool `mapstructure:"cordon" yaml:"cordon"`
 }
 
 // Health gate types.
@@ -216,6 +222,20 @@ type Worker struct {
 	// the step retried elsewhere).
 	StopTimeout time.Duration `mapstructure:"stopTimeout" yaml:"stopTimeout"`
 }
+
+// Kubernetes says how the worker reaches the Kubernetes API to cordon
+// and uncordon nodes (rollout.cordon).
+type Kubernetes struct {
+	// Kubeconfig is a kubeconfig file; "" means the pod's service account
+	// when the worker runs in the cluster, else no Kubernetes access.
+	Kubeconfig string `mapstructure:"kubeconfig" yaml:"kubeconfig"`
+	// Context selects a context of Kubeconfig; "" is its current context.
+	Context string `mapstructure:"context" yaml:"context"`
+}
+
+// InClusterEnv is set in every pod; the worker then reaches the API with
+// its service account.
+const InClusterEnv = "KUBERNETES_SERVICE_HOST"
 
 // Log formats and levels.
 const (

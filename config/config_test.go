@@ -25,6 +25,7 @@ func isolate(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	t.Setenv(InClusterEnv, "") // as outside a cluster, wherever the tests run
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, EnvPrefix) {
 			t.Setenv(name, "")
@@ -341,5 +342,42 @@ func TestSecretFromFile(t *testing.T) {
 	got, err := Temporal{APIKeyFile: p}.ResolveAPIKey()
 	if err != nil || got.Reveal() != "abc123" {
 		t.Errorf("ResolveAPIKey = %q, %v", got.Reveal(), err)
+	}
+}
+
+// TestCordonNeedsKubernetesAccess: rollout.cordon passes with a kubeconfig
+// or inside a cluster, and a kubeconfig that is not there is named by
+// CheckFiles.
+func TestCordonNeedsKubernetesAccess(t *testing.T) {
+	isolate(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	cases := []struct {
+		name, file, inCluster, wantKey string
+	}{
+		{name: "nothing", file: "rollout:\n  cordon: true\n", wantKey: "rollout.cordon"},
+		{name: "in cluster", file: "rollout:\n  cordon: true\n", inCluster: "10.96.0.1"},
+		{name: "kubeconfig", file: "rollout:\n  cordon: true\nkubernetes:\n  kubeconfig: " + kubeconfig + "\n"},
+		{name: "off", file: "rollout:\n  cordon: false\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(InClusterEnv, tc.inCluster)
+			_, err := Load(writeFile(t, tc.file), nil)
+			var ve *ValidationError
+			switch {
+			case tc.wantKey == "" && err != nil:
+				t.Errorf("want no problem, got %v", err)
+			case tc.wantKey != "" && (!errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Key != tc.wantKey):
+				t.Errorf("want one problem for %s, got %v", tc.wantKey, err)
+			case tc.wantKey != "" && !strings.Contains(err.Error(), "kubernetes.kubeconfig"):
+				t.Errorf("the problem should say to set kubernetes.kubeconfig: %v", err)
+			}
+		})
+	}
+	cfg := Default()
+	cfg.SSH.KnownHosts, cfg.Kubernetes.Kubeconfig = nil, kubeconfig
+	var ve *ValidationError
+	if err := cfg.CheckFiles(); !errors.As(err, &ve) || ve.Problems[0].Key != "kubernetes.kubeconfig" {
+		t.Errorf("a missing kubeconfig: CheckFiles = %v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 // CheckFiles checks that every local file the configuration names exists
 // and is readable (key files, known_hosts, TLS files, the replacement
-// kubelet). It returns a *ValidationError listing every missing file.
+// kubelet, the kubeconfig). It returns a *ValidationError listing every missing file.
 func (c *Config) CheckFiles() error {
 	var ps problemList
 	file := func(key, p, fix string) {
@@ -35,6 +35,7 @@ func (c *Config) CheckFiles() error {
 		file(fmt.Sprintf("ssh.knownHosts[%d]", i), k, "create it (ssh-keyscan NODE >> FILE after checking the keys out of band)")
 	}
 	file("node.replacementKubelet.path", c.Node.ReplacementKubelet.Path, "build the kubelet with -tags=nokmem and put it there")
+	file("kubernetes.kubeconfig", c.Kubernetes.Kubeconfig, "point it at a kubeconfig the worker can read (RBAC: get and update on nodes), or leave it empty in the cluster")
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
 	}

@@ -281,7 +281,7 @@ func want(t reflect.Type) string {
 // expandHome replaces a leading "~/" in every file path with $HOME.
 func (c *Config) expandHome() {
 	for _, p := range []*string{&c.Temporal.APIKeyFile, &c.Temporal.TLS.CAFile, &c.Temporal.TLS.CertFile,
-		&c.Temporal.TLS.KeyFile, &c.SSH.KeyPassphraseFile, &c.Node.ReplacementKubelet.Path, &c.Worker.HelperBinDir} {
+		&c.Temporal.TLS.KeyFile, &c.SSH.KeyPassphraseFile, &c.Node.ReplacementKubelet.Path, &c.Worker.HelperBinDir, &c.Kubernetes.Kubeconfig} {
 		*p = ExpandHome(*p)
 	}
 	for i := range c.SSH.KeyFiles {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"strconv"
@@ -67,8 +68,22 @@ func (c *Config) problems() []Problem {
 	c.Node.check(&ps)
 	c.Rollout.check(&ps)
 	c.Worker.check(&ps)
+	c.checkKubernetes(&ps)
 	c.Telemetry.check(&ps)
 	return ps
+}
+
+// checkKubernetes: a cordon needs the API, through a kubeconfig or the
+// pod's service account (whether the kubeconfig exists is CheckFiles').
+func (c *Config) checkKubernetes(ps *problemList) {
+	k := c.Kubernetes
+	if k.Context != "" && k.Kubeconfig == "" {
+		ps.add("kubernetes.context", "set kubernetes.kubeconfig to the file that holds this context, or remove the context", "%q is set without kubernetes.kubeconfig", k.Context)
+	}
+	if c.Rollout.Cordon && k.Kubeconfig == "" && os.Getenv(InClusterEnv) == "" {
+		ps.add("rollout.cordon", "set kubernetes.kubeconfig to a kubeconfig file the worker can read, run the worker in the cluster, or set rollout.cordon: false",
+			"is true but the worker has no way to reach the Kubernetes API (kubernetes.kubeconfig is empty and $%s is unset: not in a cluster)", InClusterEnv)
+	}
 }
 
 type problemList []Problem

@@ -29,6 +29,7 @@ func nodeSettings(cfg *config.Config, r config.Rollout) workflows.NodeSettings {
 		KubeletDownBudget:        r.KubeletDownBudget,
 		HeadroomMargin:           n.HeadroomMargin,
 		UnknownHeadroom:          n.HeadroomPolicy(),
+		Cordon:                   r.Cordon,
 	}
 }
 

@@ -57,3 +57,52 @@ func TestRolloutInputCarriesSettingsButNoSecret(t *testing.T) {
 		t.Errorf("gate %+v window %+v", in.HealthGate, in.Window)
 	}
 }
+
+// TestCordonReachesTheNodeSettings: rollout.cordon from the config, the
+// spec's cordon key and --cordon, each overriding the one before.
+func TestCordonReachesTheNodeSettings(t *testing.T) {
+	inv, _ := filepath.Abs("testdata/nodes.yaml")
+	spec := filepath.Join(t.TempDir(), "rollout.yaml")
+	cases := []struct {
+		name   string
+		config bool
+		spec   string
+		flags  []string
+		want   bool
+	}{
+		{name: "config off", want: false},
+		{name: "config on", config: true, want: true},
+		{name: "spec turns it off", config: true, spec: "cordon: false\n", want: false},
+		{name: "spec turns it on", spec: "cordon: true\n", want: true},
+		{name: "flag over spec", spec: "cordon: false\n", flags: []string{"--cordon"}, want: true},
+		{name: "flag off over config", config: true, flags: []string{"--cordon=false"}, want: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Node.ReplacementKubelet = config.Artifact{Path: "/srv/kubelet-nokmem", SHA256: strings.Repeat("ab", 32)}
+			cfg.Rollout.Cordon = tc.config
+			f := &startFlags{}
+			fs := pflag.NewFlagSet("start", pflag.ContinueOnError)
+			f.register(fs)
+			if err := fs.Parse(append([]string{"--inventory", inv}, tc.flags...)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.spec != "" {
+				write(t, spec, tc.spec)
+				f.file = spec
+			}
+			p, err := loadPlan(&cfg, f, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := rolloutInput(&cfg, p, "kmemfix-rollout-x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Settings.Cordon != tc.want {
+				t.Errorf("Settings.Cordon = %v, want %v", in.Settings.Cordon, tc.want)
+			}
+		})
+	}
+}

@@ -33,6 +33,7 @@ import (
 //	failureBudget: 2%
 //	soak: 10m
 //	healthGate: {type: http, url: "http://fleet-health/ok"}
+//	cordon: true                 # unschedulable while kubelet is down
 type rolloutSpec struct {
 	Name           string `yaml:"name"`
 	Inventory      string `yaml:"inventory"`
@@ -65,7 +66,7 @@ type startFlags struct {
 	file, name, inventory, waves, failureBudget string
 	concurrency                                 int
 	soak                                        string
-	dryRun                                      bool
+	dryRun, cordon                              bool
 }
 
 func (f *startFlags) register(fs *pflag.FlagSet) {
@@ -77,6 +78,7 @@ func (f *startFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.failureBudget, "failure-budget", "", `failures that stop the rollout: a count ("3") or a share ("2%")`)
 	fs.StringVar(&f.soak, "soak", "", `wait after each wave, e.g. "10m"`)
 	fs.BoolVar(&f.dryRun, "dry-run", false, "inspect every node and report the plan; change nothing")
+	fs.BoolVar(&f.cordon, "cordon", false, "cordon each node while its kubelet is down (default rollout.cordon; the worker needs Kubernetes access)")
 }
 
 // loadPlan reads the spec file (if any) over the config's rollout defaults,
@@ -183,6 +185,9 @@ func (f *startFlags) apply(fs *pflag.FlagSet, s *rolloutSpec) error {
 	if fs.Changed("dry-run") {
 		s.DryRun = f.dryRun
 	}
+	if fs.Changed("cordon") {
+		s.Cordon = f.cordon
+	}
 	if fs.Changed("soak") {
 		d, err := parseDuration(f.soak)
 		if err != nil {
@@ -286,7 +291,7 @@ func explainYAML(e string, keyAt map[string]string) string {
 }
 
 var specKeys = []string{"name", "inventory", "dryRun", "waves", "concurrency", "failureBudget", "countUnreachable",
-	"soak", "kubeletDownBudget", "healthGate", "maintenanceWindow"}
+	"soak", "kubeletDownBudget", "healthGate", "maintenanceWindow", "cordon"}
 
 func goTypeWords(t string) string {
 	switch t {

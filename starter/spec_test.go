@@ -111,7 +111,11 @@ func TestTheExampleRolloutSpecLoads(t *testing.T) {
 	if p.Spec.Name != "eu-west-batch-3" || p.Spec.Concurrency != 20 || p.Spec.Soak != 10*time.Minute || len(p.Nodes) != 4 {
 		t.Errorf("plan %+v", p.Spec)
 	}
-	if _, err := rolloutInput(&cfg, p, "kmemfix-rollout-eu-west-batch-3"); err != nil {
-		t.Error(err)
+	in, err := rolloutInput(&cfg, p, "kmemfix-rollout-eu-west-batch-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Settings.Cordon {
+		t.Error("the spec's cordon: true did not reach the node settings")
 	}
 }

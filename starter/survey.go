@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -17,11 +19,12 @@ import (
 
 	"github.com/kmemfix/kmemfix/config"
 	"github.com/kmemfix/kmemfix/inventory"
+	"github.com/kmemfix/kmemfix/report"
 	"github.com/kmemfix/kmemfix/workflows"
 )
 
 func newSurveyCommand(a *app) *cobra.Command {
-	var invPath string
+	var invPath, htmlPath string
 	var concurrency int
 	var asJSON, asCSV bool
 	cmd := &cobra.Command{
@@ -30,7 +33,8 @@ func newSurveyCommand(a *app) *cobra.Command {
 		Long: `survey runs a rollout in survey mode: each node is inspected (kmem accounting
 of kubepods, css ids in use and leaked, headroom, kubelet) and nothing is
 changed. It waits for the end and prints one row per node, as a table, --json
-or --csv.`,
+or --csv. --html FILE also writes a self-contained page to read or share:
+counts per verdict, a histogram of free css ids, the nodes that need a reboot.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if asJSON && asCSV {
@@ -56,6 +60,12 @@ or --csv.`,
 			if err != nil {
 				return err
 			}
+			if htmlPath != "" {
+				if err := writeSurveyHTML(htmlPath, p, time.Now()); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Report: %s\n", htmlPath)
+			}
 			out := cmd.OutOrStdout()
 			switch {
 			case asJSON:
@@ -72,7 +82,25 @@ or --csv.`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "nodes inspected at once (default rollout.concurrency)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	cmd.Flags().StringVar(&htmlPath, "html", "", "also write the survey as a self-contained HTML page to FILE")
 	return cmd
+}
+
+// writeSurveyHTML writes the survey's report page. The survey does not
+// read kernel and kubelet versions, so the page shows them as unknown.
+func writeSurveyHTML(path string, p *workflows.Progress, now time.Time) (err error) {
+	s := report.FromFleet(p.RolloutID, p.Fleet, nil)
+	s.Generated = now
+	f, err := os.Create(path) //nolint:gosec // the operator names the report file
+	if err != nil {
+		return fmt.Errorf("survey report: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("survey report: %w", cerr)
+		}
+	}()
+	return report.WriteHTML(f, s)
 }
 
 // runSurvey runs a survey of nodes to its end and returns its progress,

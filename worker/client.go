@@ -24,6 +24,12 @@ func Dial(ctx context.Context, cfg *config.Config, logger *slog.Logger) (client.
 	return dial(ctx, cfg, opts)
 }
 
+// DialOptions connects with opts built by ClientOptions (and, say, the
+// telemetry interceptors added), with the same hint on failure as Dial.
+func DialOptions(ctx context.Context, cfg *config.Config, opts client.Options) (client.Client, error) {
+	return dial(ctx, cfg, opts)
+}
+
 func dial(ctx context.Context, cfg *config.Config, opts client.Options) (client.Client, error) {
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kmemfix/kmemfix/activities"
 	"github.com/kmemfix/kmemfix/config"
+	"github.com/kmemfix/kmemfix/kube"
 	"github.com/kmemfix/kmemfix/node"
 	"github.com/kmemfix/kmemfix/telemetry"
 	"github.com/kmemfix/kmemfix/transport"
@@ -77,8 +78,23 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		}
 		defer stop()
 	}
-	acts := &activities.Activities{Shell: shell, Classifier: classifier{}, HTTP: &http.Client{Timeout: cfg.Rollout.HealthGate.Timeout}}
+	acts, err := newActivities(cfg, shell, kube.NewClient, logger)
+	if err != nil {
+		return err
+	}
 	return Serve(ctx, c, cfg, acts, logger)
+}
+
+// newActivities gathers the activities' dependencies: the node shell, the
+// error classifier, the health gate's HTTP client and, when Kubernetes
+// access is configured, the cordoner.
+func newActivities(cfg *config.Config, shell activities.NodeShell, newKube KubeClientFunc, logger *slog.Logger) (*activities.Activities, error) {
+	cordoner, err := newCordoner(cfg, newKube, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &activities.Activities{Shell: shell, Classifier: classifier{}, HTTP: &http.Client{Timeout: cfg.Rollout.HealthGate.Timeout},
+		Cordoner: cordoner}, nil
 }
 
 // Serve runs a worker on c with the given activities until ctx is done,
