@@ -64,19 +64,19 @@ func (p *Pool) handshake(ctx context.Context, conn net.Conn, ep endpoint) (*ssh.
 		Timeout:           p.cfg.DialTimeout,
 	}
 	var timedOut atomic.Bool
-	timer := time.AfterFunc(p.cfg.HandshakeTimeout, func() { timedOut.Store(true); conn.Close() })
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	timer := time.AfterFunc(p.cfg.HandshakeTimeout, func() { timedOut.Store(true); _ = conn.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	p.stats.handshakes.Add(1)
 	c, chans, reqs, err := ssh.NewClientConn(conn, ep.addr(), cfg)
 	timer.Stop()
 	stop()
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, p.handshakeError(ctx, ep, err, timedOut.Load())
 	}
 	if timedOut.Load() || ctx.Err() != nil {
 		// The timer or ctx fired just as the handshake finished.
-		c.Close()
+		_ = c.Close()
 		return nil, p.handshakeError(ctx, ep, errors.New("handshake interrupted"), timedOut.Load())
 	}
 	return ssh.NewClient(c, chans, reqs), nil

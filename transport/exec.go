@@ -138,7 +138,7 @@ func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string,
 	default:
 		p.discard(c)
 		res.ExitCode = -1
-		return res, newError(ClassUnreachable, name, "exec", fmt.Errorf("%w: %v", ErrConnectionLost, err))
+		return res, newError(ClassUnreachable, name, "exec", fmt.Errorf("%w: %w", ErrConnectionLost, err))
 	}
 	return res, nil
 }
@@ -149,27 +149,34 @@ func (p *Pool) run(ctx context.Context, c *conn, sess *ssh.Session, line string,
 // sudo for sudo targets): the SSH "signal" request is not enough, OpenSSH
 // refuses it without privilege separation (root logins) and cannot signal
 // what sudo started. If the server does not close the channel either, the
-// whole connection is closed, so no goroutine is left waiting.
+// whole connection is closed, so no goroutine is left waiting. The command's
+// own exit error is only logged: the caller reports the cancellation.
 func (p *Pool) stopCommand(c *conn, sess *ssh.Session, done chan error, pgid int, sudo bool) {
 	grace := p.cfg.CancelGrace
 	for _, sig := range []string{"TERM", "KILL"} {
 		p.killGroup(c, pgid, sig, sudo)
 		_ = sess.Signal(ssh.Signal(sig))
 		select {
-		case <-done:
+		case err := <-done:
+			p.logStopped(c, err)
 			return
 		case <-time.After(grace):
 		}
 	}
 	_ = sess.Close()
 	select {
-	case <-done:
+	case err := <-done:
+		p.logStopped(c, err)
 		return
 	case <-time.After(grace):
 	}
 	p.log.Warn("ssh session did not close after cancel: closing the connection", "node", c.route.node.name)
 	p.discard(c)
-	<-done
+	p.logStopped(c, <-done)
+}
+
+func (p *Pool) logStopped(c *conn, err error) {
+	p.log.Debug("canceled command ended", "node", c.route.node.name, "err", err)
 }
 
 // killGroup runs `kill -s SIG -- -PGID` on the node, bounded by CancelGrace.
@@ -187,7 +194,7 @@ func (p *Pool) killGroup(c *conn, pgid int, sig string, sudo bool) {
 		return
 	}
 	defer sess.Close()
-	stop := time.AfterFunc(p.cfg.CancelGrace, func() { sess.Close() })
+	stop := time.AfterFunc(p.cfg.CancelGrace, func() { _ = sess.Close() })
 	defer stop.Stop()
 	if out, err := sess.CombinedOutput(line); err != nil {
 		p.log.Debug("kill of canceled command", "node", c.route.node.name, "signal", sig, "err", err, "output", string(out))
@@ -245,7 +252,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			w.partial = nil
 		}
 	}
-	w.buf.Write(p)
+	_, _ = w.buf.Write(p) // the capped buffer never fails; it drops what is past its cap
 	if w.fn == nil {
 		return n, nil
 	}
@@ -265,7 +272,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func (w *lineWriter) flush() {
 	if w.first && len(w.partial) > 0 {
 		w.first = false
-		w.buf.Write(w.partial)
+		_, _ = w.buf.Write(w.partial)
 	}
 	if w.fn != nil && len(w.partial) > 0 {
 		w.fn(string(w.partial))

@@ -136,7 +136,7 @@ func (p *Pool) acquire(ctx context.Context, r route) (c *conn, reused bool, err 
 			p.mu.Unlock()
 			p.log.Debug("closing idle ssh connection to make room", "node", victim.route.node.name, "max_conns", p.cfg.MaxConns)
 			p.stats.lruClosed.Add(1)
-			victim.client.Close()
+			_ = victim.client.Close()
 			continue
 		}
 		c := &conn{key: key, route: r, ready: make(chan struct{}), refs: 1}
@@ -213,7 +213,7 @@ func (p *Pool) discard(c *conn) {
 	p.mu.Lock()
 	p.removeLocked(c)
 	p.mu.Unlock()
-	c.client.Close()
+	_ = c.client.Close()
 }
 
 // connect dials c's route, through its bastion when it has one, and starts
@@ -222,7 +222,7 @@ func (p *Pool) connect(ctx context.Context, c *conn) error {
 	r := c.route
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(p.closeCtx, cancel)()
+	defer context.AfterFunc(p.closeCtx, cancel)() //nolint:contextcheck // by design: Close also cancels dials in progress
 	if err := p.limiter.Wait(ctx); err != nil {
 		return newError(ClassCanceled, r.node.name, "connect", fmt.Errorf("waiting for the handshake rate limit: %w", err))
 	}
@@ -256,7 +256,7 @@ func (p *Pool) connect(ctx context.Context, c *conn) error {
 		}
 	})
 	if !ok {
-		client.Close()
+		_ = client.Close()
 		if c.bastion != nil {
 			p.releaseBastion(c.bastion)
 		}
@@ -313,12 +313,12 @@ func (p *Pool) keepalive(client *ssh.Client, name string, done chan struct{}) {
 		timeout := time.AfterFunc(p.cfg.KeepaliveInterval, func() {
 			p.log.Warn("ssh keepalive unanswered: closing the connection", "node", name, "waited", p.cfg.KeepaliveInterval)
 			p.stats.keepaliveFailures.Add(1)
-			client.Close()
+			_ = client.Close()
 		})
 		_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
 		timeout.Stop()
 		if err != nil {
-			client.Close()
+			_ = client.Close()
 			return
 		}
 	}
@@ -397,7 +397,7 @@ func (p *Pool) releaseBastion(b *bastion) {
 	}
 	p.mu.Unlock()
 	if last && b.client != nil {
-		b.client.Close()
+		_ = b.client.Close()
 	}
 }
 
@@ -433,7 +433,7 @@ func (p *Pool) Close() error {
 	p.broadcast()
 	p.mu.Unlock()
 	for _, c := range clients {
-		c.Close()
+		_ = c.Close()
 	}
 	p.wg.Wait()
 	p.creds.close()

@@ -81,7 +81,7 @@ func (req *UploadRequest) source() (*io.SectionReader, func(), error) {
 		errs = append(errs, fmt.Errorf("RemotePath: %w", ErrNUL))
 	}
 	if req.Mode == 0 || req.Mode&^os.ModePerm != 0 {
-		errs = append(errs, fmt.Errorf("Mode %v: want permission bits only, e.g. 0o755", req.Mode))
+		errs = append(errs, fmt.Errorf("Mode %v: want permission bits only, e.g. 0o755", req.Mode)) //nolint:staticcheck // ST1005: starts with the UploadRequest field name, like the errors around it
 	}
 	if req.SHA256 != "" && !isSHA256(req.SHA256) {
 		errs = append(errs, fmt.Errorf("SHA256 %q: want 64 lowercase hex digits", req.SHA256))
@@ -101,10 +101,10 @@ func (req *UploadRequest) source() (*io.SectionReader, func(), error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read-only file; the Stat error is the one to report
 		return nil, nil, fmt.Errorf("local file: %w", err)
 	}
-	return io.NewSectionReader(f, 0, st.Size()), func() { f.Close() }, nil
+	return io.NewSectionReader(f, 0, st.Size()), func() { _ = f.Close() }, nil
 }
 
 func localSHA256(src *io.SectionReader, req UploadRequest) (string, error) {
@@ -124,7 +124,7 @@ func isSHA256(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
@@ -277,7 +277,7 @@ func (u *upload) viaSFTP(ctx context.Context, r route, res *UploadResult) error 
 	}
 	defer u.p.release(c)
 	defer sc.Close()
-	defer context.AfterFunc(ctx, func() { sc.Close() })()
+	defer context.AfterFunc(ctx, func() { _ = sc.Close() })()
 	fail := func(what string, err error) error {
 		if ctx.Err() != nil {
 			return newError(ClassCanceled, u.name, "upload", ctx.Err())

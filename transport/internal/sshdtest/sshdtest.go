@@ -114,12 +114,12 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // best effort: a leftover temp folder fails no test
 	// Non-root users read authorized_keys with their own uid.
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(dir, 0o755); err != nil { //nolint:gosec // G302: other users must traverse it to read authorized_keys
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { //nolint:gosec // G301: sshd's privilege-separation folder, 0755 as the openssh package makes it
 		t.Fatal(err)
 	}
 	host := NewKey(t, dir, "ssh_host_ed25519_key", "")
@@ -133,7 +133,7 @@ func Start(t testing.TB, opts Options) *Server {
 	for _, k := range opts.Authorized {
 		ak.Write(ssh.MarshalAuthorizedKey(k))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ak.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ak.Bytes(), 0o644); err != nil { //nolint:gosec // G306: non-root users read authorized_keys with their own uid
 		t.Fatal(err)
 	}
 	var lastErr error
@@ -149,7 +149,8 @@ func Start(t testing.TB, opts Options) *Server {
 }
 
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,31 +191,39 @@ MaxSessions 50
 Subsystem sftp %s
 `, filepath.Join(s.Dir, "authorized_keys"), sftp)
 	cfgFile := filepath.Join(s.Dir, "sshd_config")
-	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
 		return err
 	}
-	s.cmd = exec.Command(Binary, "-D", "-e", "-f", cfgFile)
+	// Not t.Context(): it is canceled before cleanups run, and sshd must outlive
+	// the test's other cleanups; the cleanup below stops it.
+	s.cmd = exec.Command(Binary, "-D", "-e", "-f", cfgFile) //nolint:noctx // stopped by t.Cleanup, see above
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait(); pw.Close() }()
+	var waitErr error
+	exited := make(chan struct{}) // closed once sshd has exited; waitErr is then set
+	go func() {
+		waitErr = s.cmd.Wait()
+		_ = pw.Close() // a PipeWriter's Close always returns nil
+		close(exited)
+	}()
 	listening := make(chan struct{})
 	go s.readLog(pr, len(s.Listen), listening)
 	select {
 	case <-listening:
-	case err := <-exited:
-		return fmt.Errorf("sshd exited: %v: %s", err, s.Log())
+	case <-exited:
+		return fmt.Errorf("sshd exited: %w: %s", waitErr, s.Log())
 	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill() // fails only if sshd already exited, which <-exited then sees
 		<-exited
 		return fmt.Errorf("sshd did not report listening within 20s: %s", s.Log())
 	}
 	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGCONT)
-		s.cmd.Process.Kill()
+		// A stopped sshd must be continued to die; both fail only if it already exited.
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		_ = s.cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
 			t.Logf("sshd log (port %d):\n%s", s.Port, s.Log())
@@ -235,7 +244,9 @@ func (s *Server) readLog(r io.Reader, want int, listening chan struct{}) {
 			}
 		}
 	}
-	io.Copy(io.Discard, r)
+	// Drain what the scanner left (e.g. after an over-long line) so sshd never
+	// blocks writing to stderr; there is nothing to do with a read error here.
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // Log returns what sshd logged so far.
