@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,10 +57,9 @@ func (b *blobStore) get(raw []byte) []byte {
 	if len(raw) != blobRefLen || !bytes.HasPrefix(raw, []byte(blobMagic)) {
 		return nil
 	}
-	sum := string(raw[len(blobMagic) : len(blobMagic)+64])
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.blobs[sum]
+	return b.blobs[string(raw[len(blobMagic):len(blobMagic)+64])]
 }
 
 // blobSystem is a node's System with large files kept in the fleet's
@@ -98,12 +98,12 @@ func (s *blobSystem) Open(p string) (io.ReadCloser, error) {
 	}
 	head := make([]byte, blobRefLen+1)
 	n, err := io.ReadFull(rc, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		rc.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		_ = rc.Close() // the read error is the one to report
 		return nil, err
 	}
 	if blob := s.store.get(head[:n]); blob != nil {
-		rc.Close()
+		_ = rc.Close() // only the reference was read from it
 		return io.NopCloser(bytes.NewReader(blob)), nil
 	}
 	return struct {

@@ -189,7 +189,7 @@ func rm(e *cmdEnv, args []string) int {
 	code := 0
 	for _, p := range ops {
 		err := e.sys.Remove(p)
-		if err != nil && !(flags['f'] && errors.Is(err, fs.ErrNotExist)) {
+		if err != nil && (!flags['f'] || !errors.Is(err, fs.ErrNotExist)) {
 			fmt.Fprintf(e.stderr, "rm: cannot remove '%s': %s\n", p, errText(err))
 			code = 1
 		}

@@ -64,26 +64,26 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	for i := range opts.Nodes {
 		if err := ctx.Err(); err != nil {
-			f.Close()
+			_ = f.Close() // always nil
 			return nil, fmt.Errorf("fleet: start canceled after %d of %d nodes: %w", i, opts.Nodes, err)
 		}
 		name := opts.nodeName(i)
-		h, err := f.newHost(name, opts.spec(i, name), int64(i))
+		h, err := f.newHost(ctx, name, opts.spec(i, name), int64(i))
 		if err != nil {
-			f.Close()
+			_ = f.Close() // always nil
 			return nil, fmt.Errorf("fleet: node %s: %w", name, err)
 		}
 		f.hosts = append(f.hosts, h)
 		f.byName[name] = h
 	}
 	for _, ln := range f.reserved {
-		ln.Close()
+		_ = ln.Close() // nothing to do: the port was never served
 	}
 	f.reserved = nil
 	return f, nil
 }
 
-func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
+func (f *Fleet) newHost(ctx context.Context, name string, spec NodeSpec, seed int64) (*host, error) {
 	sim, err := newSimNode(spec, seed)
 	if err != nil {
 		return nil, err
@@ -112,7 +112,8 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 		MaxAuthTries:      6,
 	}
 	h.config.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback: %w (raise the open-files limit, ulimit -n, for large fleets)", err)
 	}
@@ -125,7 +126,7 @@ func (f *Fleet) newHost(name string, spec NodeSpec, seed int64) (*host, error) {
 	}
 	h.listener = ln
 	f.wg.Add(1)
-	go h.serve()
+	go h.serve() //nolint:contextcheck // by design: servers outlive Start's ctx and run on f.ctx until Close
 	if spec.ChurnEvery > 0 {
 		f.wg.Add(1)
 		go func() {
@@ -221,11 +222,11 @@ func (f *Fleet) Close() error {
 			f.cancel()
 		}
 		for _, ln := range f.reserved {
-			ln.Close()
+			_ = ln.Close()
 		}
 		for _, h := range f.hosts {
 			if h.listener != nil {
-				h.listener.Close()
+				_ = h.listener.Close() // Close cannot do more than try
 			}
 			h.cutConnections(true, nil)
 		}

@@ -279,7 +279,7 @@ func TestFaultDropExec(t *testing.T) {
 	}
 	o := run(t, c, "mkdir -p /var/lib/kmemfix/dropped")
 	var missing *ssh.ExitMissingError
-	if o.err == nil || !(errors.As(o.err, &missing) || errors.Is(o.err, io.EOF)) {
+	if o.err == nil || !errors.As(o.err, &missing) && !errors.Is(o.err, io.EOF) {
 		t.Errorf("dropped exec: %+v, want EOF or a missing exit status", o)
 	}
 	if _, err := f.Node("node-000").Stat("/var/lib/kmemfix/dropped"); err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/kmemfix/kmemfix/node"
@@ -23,7 +22,8 @@ func TestRealHelperBuild(t *testing.T) {
 		t.Skip("builds the node helper")
 	}
 	bin := filepath.Join(t.TempDir(), "kmemfix-node-amd64")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", bin, "github.com/kmemfix/kmemfix/cmd/kmemfix-node")
+	// go test puts its own GOROOT/bin first on PATH, so this is the go running the test.
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/kmemfix/kmemfix/cmd/kmemfix-node")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the helper: %v\n%s", err, out)

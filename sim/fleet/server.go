@@ -57,7 +57,7 @@ func (h *host) serve() {
 			return
 		}
 		if !h.track(conn) {
-			conn.Close()
+			_ = conn.Close()
 			return
 		}
 		h.fleet.wg.Add(1)
@@ -99,7 +99,7 @@ func (h *host) cutConnections(forGood bool, keep net.Conn) {
 	h.mu.Unlock()
 	for c := range conns {
 		if c != keep {
-			c.Close()
+			_ = c.Close()
 		}
 	}
 }
@@ -150,7 +150,7 @@ func (h *host) serveConn(conn net.Conn) {
 			h.serveSession(ctx, conn, sconn, ch, creqs)
 		}()
 	}
-	conn.Close() // unblocks sessions still writing
+	_ = conn.Close() // unblocks sessions still writing
 	sessions.Wait()
 }
 
@@ -210,12 +210,12 @@ func (h *host) serveSession(ctx context.Context, conn net.Conn, sconn *ssh.Serve
 	if done != nil {
 		<-done
 	}
-	ch.Close()
+	_ = ch.Close()
 }
 
 func (h *host) serveSFTP(ch ssh.Channel, user string) {
 	defer ch.Close()
-	var sys node.System = h.sys
+	sys := h.sys
 	if user != "root" {
 		sys = &userSystem{System: h.sys, user: user}
 	}
@@ -245,11 +245,11 @@ func (h *host) runExec(ctx context.Context, conn net.Conn, proc *process, user, 
 		h.rebootDue.Store(true)
 	}
 	if d := h.spec.Faults.DropExec; d > 0 && n == int64(d) {
-		conn.Close() // the command ran; its exit status never arrives
+		_ = conn.Close() // the command ran; its exit status never arrives
 		return
 	}
 	_ = ch.CloseWrite()
-	if sig := proc.killedBy(); sig != "" && !(helperRan && (sig == "TERM" || sig == "INT")) {
+	if sig := proc.killedBy(); sig != "" && (!helperRan || sig != "TERM" && sig != "INT") {
 		_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
 			Signal     string
 			CoreDumped bool

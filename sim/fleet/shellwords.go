@@ -129,7 +129,7 @@ func isAssignment(line string) bool {
 	}
 	for j := 0; j < eq; j++ {
 		c := line[j]
-		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || j > 0 && '0' <= c && c <= '9') {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (j == 0 || c < '0' || c > '9') {
 			return false
 		}
 	}
