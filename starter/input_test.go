@@ -106,3 +106,21 @@ func TestCordonReachesTheNodeSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleNodeRemediationOwnsItsCordon: the cordon annotation needs an
+// owner; a `node remediate` run is its own.
+func TestSingleNodeRemediationOwnsItsCordon(t *testing.T) {
+	cfg := config.Default()
+	n := workflows.InventoryNode{Name: "node-001", Address: "10.0.0.1", Port: 22, User: "root"}
+	id := workflows.NodeWorkflowID(n.Name)
+	if in := nodeInput(&cfg, n, id, false); in.RolloutID != "" || in.Settings.Cordon {
+		t.Errorf("cordon off: rolloutID %q cordon %v, want none", in.RolloutID, in.Settings.Cordon)
+	}
+	cfg.Rollout.Cordon = true
+	if in := nodeInput(&cfg, n, id, false); in.RolloutID != id || !in.Settings.Cordon {
+		t.Errorf("cordon on: rolloutID %q cordon %v, want %q and true", in.RolloutID, in.Settings.Cordon, id)
+	}
+	if in := nodeInput(&cfg, n, "inspect", true); in.RolloutID != "" {
+		t.Errorf("an inspection cordons nothing, yet has owner %q", in.RolloutID)
+	}
+}

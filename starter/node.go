@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kmemfix/kmemfix/activities"
+	"github.com/kmemfix/kmemfix/config"
 	"github.com/kmemfix/kmemfix/workflows"
 )
 
@@ -52,17 +53,13 @@ func newNodeRunCommand(a *app, use, short string, dryRun bool) *cobra.Command {
 			if found == nil {
 				return usageError(fmt.Errorf("node %q is not in %s", args[0], invPath))
 			}
-			in := &workflows.NodeInput{
-				Node:     activities.NodeRef{Name: found.Name, Address: found.Address, Port: found.Port, User: found.User},
-				Settings: nodeSettings(cfg, cfg.Rollout),
-				DryRun:   dryRun,
-			}
-			if err := in.Settings.Validate(dryRun); err != nil {
-				return usageError(fmt.Errorf("node settings: %w", err))
-			}
 			id := workflows.NodeWorkflowID(found.Name)
 			if dryRun {
 				id = workflows.NodeSurveyWorkflowID("inspect-"+newName(), found.Name)
+			}
+			in := nodeInput(cfg, *found, id, dryRun)
+			if err := in.Settings.Validate(dryRun); err != nil {
+				return usageError(fmt.Errorf("node settings: %w", err))
 			}
 			c, cfg, err := a.client(cmd)
 			if err != nil {
@@ -100,6 +97,21 @@ func newNodeRunCommand(a *app, use, short string, dryRun bool) *cobra.Command {
 	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file that lists the node (YAML or CSV; required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the workflow's result as JSON")
 	return cmd
+}
+
+// nodeInput is the input of a single-node run whose workflow ID is id.
+// With rollout.cordon on, the run is its own owner of the cordon: the node
+// is annotated with id, and only this run uncordons it.
+func nodeInput(cfg *config.Config, n workflows.InventoryNode, id string, dryRun bool) *workflows.NodeInput {
+	in := &workflows.NodeInput{
+		Node:     activities.NodeRef{Name: n.Name, Address: n.Address, Port: n.Port, User: n.User},
+		Settings: nodeSettings(cfg, cfg.Rollout),
+		DryRun:   dryRun,
+	}
+	if in.Settings.Cordon && !dryRun {
+		in.RolloutID = id
+	}
+	return in
 }
 
 func failed(o workflows.Outcome) bool {

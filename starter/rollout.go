@@ -104,8 +104,8 @@ func startRollout(ctx context.Context, c client.Client, cfg *config.Config, p *p
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            fmt.Sprintf("kmemfix %s of %d nodes in %d wave(s)", in.Mode, len(in.Inventory), len(p.WaveSizes)),
-		StaticDetails: fmt.Sprintf("inventory %s, waves %s, concurrency %d, failure budget %s",
-			p.Spec.Inventory, strings.Join(p.Spec.Waves, ","), p.Spec.Concurrency, p.Spec.FailureBudget),
+		StaticDetails: fmt.Sprintf("inventory %s, waves %s, concurrency %d, failure budget %s, cordon %t",
+			p.Spec.Inventory, strings.Join(p.Spec.Waves, ","), p.Spec.Concurrency, p.Spec.FailureBudget, in.Settings.Cordon),
 	}, workflows.RolloutWorkflowName, in)
 	if err != nil {
 		return "", "", fmt.Errorf("start rollout %s: %w", id, err)
