@@ -73,14 +73,14 @@ func Boot(ctx context.Context, sc Scenario) (*Result, error) {
 		return nil, err
 	}
 	work := filepath.Join(a.Dir, "run", safeName(sc.Plan.Name))
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	if err := os.MkdirAll(work, 0o750); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	bins, err := BuildBinaries(ctx, filepath.Join(a.Dir, "build"), sc.Helper)
 	if err != nil {
 		return nil, err
 	}
-	img, err := guestImage(a, bins, sc.Plan)
+	img, err := guestImage(ctx, a, bins, sc.Plan)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func runQEMU(ctx context.Context, a *Assets, sc Scenario, initrd, logPath string
 		if ctx.Err() != nil {
 			why = fmt.Sprintf("no report within %s (guest killed)", sc.Timeout)
 		}
-		return res, fmt.Errorf("lab: %s: qemu: %v; console %s ends with:\n%s", why, waitErr, logPath, strings.Join(tail, "\n"))
+		return res, fmt.Errorf("lab: %s: qemu: %w; console %s ends with:\n%s", why, waitErr, logPath, strings.Join(tail, "\n"))
 	}
 	r, err := wire.DecodeReport(report)
 	if err != nil {

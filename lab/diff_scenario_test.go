@@ -196,8 +196,6 @@ func countValues(t map[string]wire.Values) int {
 	return n
 }
 
-func sameNode(a, b wire.Plan) bool { return a.Node == b.Node && a.Seed == b.Seed }
-
 // buildSimNode builds the planned node on the simulator (its kubelet has
 // already made kubepods and the QoS levels) and returns the pid -> relative
 // path of every process it started, and the writes it refused.

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -17,13 +18,13 @@ var rootfs embed.FS
 // guestImage assembles the guest's initramfs: busybox and its applets, the
 // init script, the systemctl and kubelet stand-ins, the static binaries, the
 // kernel modules, and the scenario's plan.
-func guestImage(a *Assets, bins *Binaries, plan wire.Plan) (*Initramfs, error) {
+func guestImage(ctx context.Context, a *Assets, bins *Binaries, plan wire.Plan) (*Initramfs, error) {
 	r := NewInitramfs()
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/data", "/sbin", "/usr/sbin", "/var/lib/kmemfix", "/etc"} {
 		r.Dir(d)
 	}
 	r.HostFile("/bin/busybox", a.Busybox, 0o755)
-	applets, err := exec.Command(a.Busybox, "--list").Output()
+	applets, err := exec.CommandContext(ctx, a.Busybox, "--list").Output()
 	if err != nil {
 		return nil, fmt.Errorf("lab: list busybox applets: %w", err)
 	}

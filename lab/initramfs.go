@@ -69,11 +69,11 @@ func (r *Initramfs) WriteFile(name string) error {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := r.write(w); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("lab: initramfs %s: %w", name, err)
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("lab: initramfs %s: %w", name, err)
 	}
 	return f.Close()

@@ -75,8 +75,8 @@ func runNode(plan wire.Plan, report *wire.Report, p *procs) error {
 		return fmt.Errorf("build node: %w", err)
 	}
 	for _, unit := range []string{"kubelet", "cadvisor"} {
-		if out, err := exec.Command("/bin/systemctl", "start", unit).CombinedOutput(); err != nil {
-			return fmt.Errorf("start %s: %v: %s", unit, err, out)
+		if out, err := exec.Command("/bin/systemctl", "start", unit).CombinedOutput(); err != nil { //nolint:noctx // the guest runner has no context: the host's scenario timeout kills the VM
+			return fmt.Errorf("start %s: %w: %s", unit, err, out)
 		}
 	}
 	newSHA, err := stageKubelet()

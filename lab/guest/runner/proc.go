@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // workloadBin is the workload program in the guest.
@@ -30,7 +29,7 @@ func newProcs() *procs { return &procs{cmds: map[int]*exec.Cmd{}} }
 // start runs argv with LABCTR=ctr, puts it in cgroup dir (absolute), lets it
 // touch its memory if it waits for "go", and returns once it is ready.
 func (p *procs) start(dir, ctr string, argv []string, waitsGo bool) (int, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...) //nolint:noctx // a container process: it lives until p.kill, not a context
 	cmd.Env = []string{"PATH=/bin:/sbin:/usr/bin", "LABCTR=" + ctr, "GOMAXPROCS=1", "GOGC=400"}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -63,7 +62,7 @@ func (p *procs) start(dir, ctr string, argv []string, waitsGo bool) (int, error)
 		line, err := stdout.ReadString('\n')
 		if strings.TrimSpace(line) != "ready" {
 			_ = p.kill(pid)
-			return 0, fmt.Errorf("%v did not get ready: %q %v", argv, line, err)
+			return 0, fmt.Errorf("%v did not get ready: %q %w", argv, line, err)
 		}
 	}
 	_ = stdin.Close()
@@ -114,16 +113,4 @@ func writeControl(path string, data []byte) error {
 		return werr
 	}
 	return cerr
-}
-
-// waitGone waits until pid no longer exists (after a SIGKILL).
-func waitGone(pid int, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }

@@ -137,10 +137,6 @@ func killDelay(rng *rand.Rand, longest float64) time.Duration {
 	return time.Duration(10*int64(time.Millisecond) + rng.Int63n(span))
 }
 
-func isTreeStep(cmd string) bool {
-	return cmd == "mirror" || cmd == "move" || cmd == "commit" || cmd == "rebuild"
-}
-
 // crashPoints turns fractions of a step's operations into distinct
 // ascending operation counts, the first one never below 1.
 func crashPoints(total int, fractions []float64) []int {
