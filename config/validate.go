@@ -81,7 +81,7 @@ func (c *Config) checkKubernetes(ps *problemList) {
 		ps.add("kubernetes.context", "set kubernetes.kubeconfig to the file that holds this context, or remove the context", "%q is set without kubernetes.kubeconfig", k.Context)
 	}
 	if c.Rollout.Cordon && k.Kubeconfig == "" && os.Getenv(InClusterEnv) == "" {
-		ps.add("rollout.cordon", "set kubernetes.kubeconfig to a kubeconfig file the worker can read, run the worker in the cluster, or set rollout.cordon: false",
+		ps.add("rollout.cordon", "set kubernetes.kubeconfig to a kubeconfig the worker can read, or run the worker in the cluster; on a machine that only runs the CLI, leave rollout.cordon off and pass `kmemfix rollout start --cordon`",
 			"is true but the worker has no way to reach the Kubernetes API (kubernetes.kubeconfig is empty and $%s is unset: not in a cluster)", InClusterEnv)
 	}
 }
