@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/kmemfix/kmemfix/node"
@@ -124,4 +125,23 @@ type step struct {
 	name string
 	fn   any
 	in   any
+}
+
+type refusingCordoner struct{ err error }
+
+func (c refusingCordoner) Cordon(context.Context, string, string) (bool, error) { return false, c.err }
+func (c refusingCordoner) Uncordon(context.Context, string, string) error       { return c.err }
+
+// TestCordonKeepsNonRetryableErrors: a cordoner's non-retryable error stays
+// the outermost one, so Temporal does not retry a missing node.
+func TestCordonKeepsNonRetryableErrors(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	a := &Activities{Cordoner: refusingCordoner{temporal.NewNonRetryableApplicationError("node n1 not found", ErrBadInput, nil)}}
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(a.CordonNode, &CordonInput{Node: NodeRef{Name: "n1"}, RolloutID: "r1"})
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.True(t, ae.NonRetryable(), "a missing node must not be retried")
+	require.Equal(t, ErrBadInput, ae.Type())
 }

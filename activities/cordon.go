@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
@@ -37,7 +38,7 @@ func (a *Activities) CordonNode(ctx context.Context, in *CordonInput) (*CordonRe
 	}
 	changed, err := a.Cordoner.Cordon(ctx, in.Node.Name, in.RolloutID)
 	if err != nil {
-		return nil, fmt.Errorf("cordon %s: %w", in.Node.Name, err)
+		return nil, cordonErr("cordon", in.Node.Name, err)
 	}
 	return &CordonResult{Changed: changed}, nil
 }
@@ -49,9 +50,20 @@ func (a *Activities) UncordonNode(ctx context.Context, in *CordonInput) (*Cordon
 		return nil, noCordoner()
 	}
 	if err := a.Cordoner.Uncordon(ctx, in.Node.Name, in.RolloutID); err != nil {
-		return nil, fmt.Errorf("uncordon %s: %w", in.Node.Name, err)
+		return nil, cordonErr("uncordon", in.Node.Name, err)
 	}
 	return &CordonResult{Changed: true}, nil
+}
+
+// cordonErr keeps an application error the cordoner classified (a missing
+// node, a forbidden call: non-retryable) as the outermost error, since the
+// SDK reads retryability from it alone; anything else is retryable.
+func cordonErr(op, node string, err error) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return fmt.Errorf("%s %s: %w", op, node, err)
 }
 
 func noCordoner() error {
