@@ -13,8 +13,9 @@ type Versions struct {
 	Kernel, Kubelet string
 }
 
-// FromFleet builds a Survey from a survey rollout's result. versions may be
-// nil; nodes it does not name show no versions.
+// FromFleet builds a Survey from a survey rollout's result. The versions
+// the inspection read are shown unless versions (e.g. from the Kubernetes
+// API) names others; versions may be nil.
 func FromFleet(rolloutID string, f *workflows.FleetPicture, versions map[string]Versions) Survey {
 	s := Survey{RolloutID: rolloutID}
 	if f == nil {
@@ -24,7 +25,8 @@ func FromFleet(rolloutID string, f *workflows.FleetPicture, versions map[string]
 		row := Node{
 			Name: n.Node, Verdict: n.Verdict, HeadroomKnown: n.Known,
 			FreeIDs: n.Available, Required: n.Required, LeakedIDs: n.LeakedIDs,
-			Kernel: versions[n.Node].Kernel, Kubelet: versions[n.Node].Kubelet,
+			Kernel:  cmp.Or(versions[n.Node].Kernel, n.Kernel),
+			Kubelet: cmp.Or(versions[n.Node].Kubelet, n.Kubelet),
 		}
 		switch {
 		case n.Outcome == workflows.OutcomeUnreachable:

@@ -147,7 +147,7 @@ func TestFromFleet(t *testing.T) {
 		{Node: "a", Outcome: workflows.OutcomePlanned, Verdict: "affected", Known: true, Required: 100, Available: 5000, LeakedIDs: 7, Reason: "fits"},
 		{Node: "b", Outcome: workflows.OutcomeUnreachable, Reason: "no route to host"},
 		{Node: "c", Outcome: workflows.OutcomeFailedNeedsAttention, Reason: "helper crashed"},
-		{Node: "d", Outcome: workflows.OutcomeSkippedNotAffected},
+		{Node: "d", Outcome: workflows.OutcomeSkippedNotAffected, Kernel: "3.10.0-1160.el7.x86_64", Kubelet: "Kubernetes v1.14.10"},
 	}}
 	s := FromFleet("r1", f, map[string]Versions{"a": {Kernel: el7, Kubelet: k112}})
 	if s.RolloutID != "r1" || len(s.Nodes) != 4 {
@@ -164,7 +164,7 @@ func TestFromFleet(t *testing.T) {
 	if c.Verdict != VerdictError || c.Error != "helper crashed" {
 		t.Errorf("c = %+v", c)
 	}
-	if d.Verdict != string(workflows.OutcomeSkippedNotAffected) {
+	if d.Verdict != string(workflows.OutcomeSkippedNotAffected) || d.Kernel != "3.10.0-1160.el7.x86_64" || d.Kubelet != "Kubernetes v1.14.10" {
 		t.Errorf("d = %+v", d)
 	}
 	if got := FromFleet("r2", nil, nil); len(got.Nodes) != 0 || got.RolloutID != "r2" {

@@ -123,6 +123,7 @@ func surveyNode(res *NodeResult) *SurveyNode {
 	if in := res.Inspect; in != nil {
 		s.Verdict, s.Phase = in.Verdict, in.Phase
 		s.Known, s.Required, s.Available, s.LeakedIDs = in.Headroom.Known, in.Headroom.Required, in.Headroom.Available, in.LeakedIDs
+		s.Kernel, s.Kubelet = in.Kernel, in.Kubelet.Version
 	}
 	return s
 }

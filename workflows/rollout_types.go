@@ -170,6 +170,8 @@ type SurveyNode struct {
 	Required  int     `json:"required"`
 	Available int     `json:"available"`
 	LeakedIDs int     `json:"leakedIDs"`
+	Kernel    string  `json:"kernel,omitempty"`
+	Kubelet   string  `json:"kubelet,omitempty"` // the installed kubelet's --version
 	Reason    string  `json:"reason,omitempty"`
 }
 
