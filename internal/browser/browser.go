@@ -72,8 +72,12 @@ func Screenshot(ctx context.Context, url, file string, width, height int) error 
 	if _, err := run(ctx, args, url); err != nil {
 		return err
 	}
-	if st, err := os.Stat(file); err != nil || st.Size() == 0 {
-		return fmt.Errorf("browser: chromium wrote no screenshot to %s (stat: %v)", file, err)
+	st, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("browser: chromium wrote no screenshot to %s (stat: %w)", file, err)
+	}
+	if st.Size() == 0 {
+		return fmt.Errorf("browser: chromium wrote no screenshot to %s (the file is empty)", file)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -32,18 +33,18 @@ type listenPlan struct {
 // planListeners resolves the frontend address (port 0: a free port), checks
 // it is free, and picks other free ports on its host for the other services
 // and the HTTP API.
-func planListeners(frontendAddr string) (listenPlan, error) {
+func planListeners(ctx context.Context, frontendAddr string) (listenPlan, error) {
 	host := hostOf(frontendAddr)
 	frontend := frontendAddr
 	if portOf(frontend) != 0 {
 		// Held while the other ports are picked, so none of them is this one.
-		l, err := holdPort(frontend, "frontend")
+		l, err := holdPort(ctx, frontend, "frontend")
 		if err != nil {
 			return listenPlan{}, err
 		}
 		defer l.Close()
 	}
-	ports, err := freePorts(host, 5)
+	ports, err := freePorts(ctx, host, 5)
 	if err != nil {
 		return listenPlan{}, err
 	}

@@ -9,6 +9,7 @@
 package devserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,7 @@ type Options struct {
 
 // withDefaults returns a copy of o with every default applied, or an error
 // naming each invalid field.
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults(ctx context.Context) (Options, error) {
 	if o.FrontendAddr == "" {
 		o.FrontendAddr = DefaultFrontendAddr
 	}
@@ -90,16 +91,16 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		o.StateDir = abs
 	}
-	return o, o.validate()
+	return o, o.validate(ctx)
 }
 
-func (o Options) validate() error {
+func (o Options) validate(ctx context.Context) error {
 	var errs []error
-	if err := checkHostPort(o.FrontendAddr); err != nil {
+	if err := checkHostPort(ctx, o.FrontendAddr); err != nil {
 		errs = append(errs, fmt.Errorf("devserver: frontend address %q: %w (want host:port, e.g. %s)", o.FrontendAddr, err, DefaultFrontendAddr))
 	}
 	if o.UIAddr != "" {
-		if err := checkHostPort(o.UIAddr); err != nil {
+		if err := checkHostPort(ctx, o.UIAddr); err != nil {
 			errs = append(errs, fmt.Errorf("devserver: UI address %q: %w (want host:port, e.g. %s, or %q)", o.UIAddr, err, DefaultUIAddr, UIOff))
 		}
 	}
@@ -129,7 +130,7 @@ func loopbackName(addr string) string {
 	return addr
 }
 
-func checkHostPort(addr string) error {
+func checkHostPort(ctx context.Context, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -137,7 +138,7 @@ func checkHostPort(addr string) error {
 	if net.ParseIP(host) == nil {
 		return fmt.Errorf("host %q is not an IP address", host)
 	}
-	if _, err := net.LookupPort("tcp", port); err != nil {
+	if _, err := net.DefaultResolver.LookupPort(ctx, "tcp", port); err != nil {
 		return err
 	}
 	return nil

@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -10,10 +11,11 @@ import (
 // ago (all held open together, so none repeats). The Temporal server needs
 // port numbers up front (they go into its config), so a small race with
 // other processes remains: startServices retries with new ports.
-func freePorts(host string, n int) ([]int, error) {
+func freePorts(ctx context.Context, host string, n int) ([]int, error) {
 	ports := make([]int, 0, n)
+	var lc net.ListenConfig
 	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("devserver: find a free port on %s: %w", host, err)
 		}
@@ -25,8 +27,9 @@ func freePorts(host string, n int) ([]int, error) {
 
 // holdPort listens on addr, or fails with a message that says what to do:
 // it turns a later, obscure bind failure inside the server into a clear one.
-func holdPort(addr, what string) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
+func holdPort(ctx context.Context, addr, what string) (net.Listener, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %s address %s is not available (another Temporal dev server running?); stop it or choose another address: %w", what, addr, err)
 	}
@@ -34,8 +37,8 @@ func holdPort(addr, what string) (net.Listener, error) {
 }
 
 // checkFree fails like holdPort when something already listens on addr.
-func checkFree(addr, what string) error {
-	l, err := holdPort(addr, what)
+func checkFree(ctx context.Context, addr, what string) error {
+	l, err := holdPort(ctx, addr, what)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,11 @@ type Server struct {
 // namespace carries the requested search attributes and retention. ctx
 // bounds that start-up; the server then runs until Stop.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	o, err := opts.withDefaults()
+	o, err := opts.withDefaults(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFree(o.FrontendAddr, "frontend"); err != nil {
+	if err := checkFree(ctx, o.FrontendAddr, "frontend"); err != nil {
 		return nil, err // fail before touching the state
 	}
 	lock, err := lockState(o.StateDir)
@@ -58,18 +58,18 @@ func start(ctx context.Context, o Options, lock *stateLock) (*Server, error) {
 		return nil, err
 	}
 	logger := serverLogger{log: o.Logger, level: o.LogLevel, quiet: new(atomic.Bool)}
-	ts, plan, err := startServices(o.FrontendAddr, sqlConf, logger, planListeners)
+	ts, plan, err := startServices(ctx, o.FrontendAddr, sqlConf, logger, planListeners)
 	if err != nil {
 		return nil, err
 	}
 	frontend, addrs, httpAPI := plan.services[primitives.FrontendService], plan.services, plan.httpAPI
 	s := &Server{opts: o, frontend: frontend, temporal: ts, quiet: logger.quiet}
 	if err := s.prepareNamespaces(ctx); err != nil {
-		return nil, errors.Join(err, s.stopServices())
+		return nil, errors.Join(err, s.stopServices(ctx))
 	}
 	if o.UIAddr != "" {
-		if s.ui, err = startUI(o.UIAddr, frontend, o.Namespace, o.Logger); err != nil {
-			return nil, errors.Join(err, s.stopServices())
+		if s.ui, err = startUI(ctx, o.UIAddr, frontend, o.Namespace, o.Logger); err != nil {
+			return nil, errors.Join(err, s.stopServices(ctx))
 		}
 	}
 	s.lock = lock
@@ -86,9 +86,9 @@ const startAttempts = 3
 
 // startServices plans the listeners and starts the server, with new ports
 // when a picked one was taken in the meantime (plan is a test seam).
-func startServices(frontendAddr string, sqlConf *config.SQL, logger serverLogger, plan func(string) (listenPlan, error)) (temporal.Server, listenPlan, error) {
+func startServices(ctx context.Context, frontendAddr string, sqlConf *config.SQL, logger serverLogger, plan func(context.Context, string) (listenPlan, error)) (temporal.Server, listenPlan, error) {
 	for attempt := 1; ; attempt++ {
-		p, err := plan(frontendAddr)
+		p, err := plan(ctx, frontendAddr)
 		if err != nil {
 			return nil, p, err
 		}
@@ -151,15 +151,18 @@ func (s *Server) prepareNamespaces(ctx context.Context) error {
 // to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		s.stopErr = errors.Join(s.stopServices(), s.lock.release())
+		s.stopErr = errors.Join(s.stopServices(context.Background()), s.lock.release())
 	})
 	return s.stopErr
 }
 
-func (s *Server) stopServices() error {
+// stopServices stops the UI and the Temporal server. The stop is not
+// canceled with ctx: a start-up that failed because ctx ended must still stop
+// what it started.
+func (s *Server) stopServices(ctx context.Context) error {
 	var errs []error
 	if s.ui != nil {
-		errs = append(errs, s.ui.stop())
+		errs = append(errs, s.ui.stop(context.WithoutCancel(ctx)))
 	}
 	s.quiet.Store(true)
 	if err := s.temporal.Stop(); err != nil {

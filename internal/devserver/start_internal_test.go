@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"strings"
@@ -17,9 +18,9 @@ import (
 // a nil listener.
 
 // takenHistoryPort plans listeners whose history port is held by the test.
-func takenHistoryPort(t *testing.T) func(string) (listenPlan, error) {
-	return func(frontendAddr string) (listenPlan, error) {
-		p, err := planListeners(frontendAddr)
+func takenHistoryPort(t *testing.T) func(context.Context, string) (listenPlan, error) {
+	return func(ctx context.Context, frontendAddr string) (listenPlan, error) {
+		p, err := planListeners(ctx, frontendAddr)
 		if err != nil {
 			return p, err
 		}
@@ -33,7 +34,7 @@ func takenHistoryPort(t *testing.T) func(string) (listenPlan, error) {
 }
 
 func memoryStore(t *testing.T) (*config.SQL, serverLogger) {
-	o, err := Options{}.withDefaults()
+	o, err := Options{}.withDefaults(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +48,12 @@ func memoryStore(t *testing.T) (*config.SQL, serverLogger) {
 func TestTakenServicePortIsAnErrorAfterRetries(t *testing.T) {
 	sqlConf, logger := memoryStore(t)
 	attempts := 0
-	plan := func(addr string) (listenPlan, error) { attempts++; return takenHistoryPort(t)(addr) }
+	plan := func(ctx context.Context, addr string) (listenPlan, error) {
+		attempts++
+		return takenHistoryPort(t)(ctx, addr)
+	}
 
-	ts, p, err := startServices("127.0.0.1:0", sqlConf, logger, plan)
+	ts, p, err := startServices(t.Context(), "127.0.0.1:0", sqlConf, logger, plan)
 	if err == nil {
 		_ = ts.Stop()
 		t.Fatal("the server started although its history port was taken")
@@ -65,15 +69,15 @@ func TestTakenServicePortIsAnErrorAfterRetries(t *testing.T) {
 func TestTakenServicePortIsRetriedWithOtherPorts(t *testing.T) {
 	sqlConf, logger := memoryStore(t)
 	attempts := 0
-	plan := func(addr string) (listenPlan, error) {
+	plan := func(ctx context.Context, addr string) (listenPlan, error) {
 		attempts++
 		if attempts == 1 {
-			return takenHistoryPort(t)(addr)
+			return takenHistoryPort(t)(ctx, addr)
 		}
-		return planListeners(addr)
+		return planListeners(ctx, addr)
 	}
 
-	ts, _, err := startServices("127.0.0.1:0", sqlConf, logger, plan)
+	ts, _, err := startServices(t.Context(), "127.0.0.1:0", sqlConf, logger, plan)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func lockState(dir string) (*stateLock, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(path)
-		f.Close()
+		_ = f.Close() // the flock error is the one to report
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("devserver: state dir %s is in use by another dev server (pid %s): stop it or use another state dir", dir, strings.TrimSpace(string(holder)))
 		}

@@ -28,7 +28,7 @@ func openStore(o Options) (*config.SQL, error) {
 		// The SQLite plugin creates the schema of an in-memory database when
 		// it first connects, and keeps that connection for the life of the
 		// process. The random name keeps two servers in one process apart.
-		sqlConf.DatabaseName = "kmemfix-" + strconv.FormatUint(rand.Uint64(), 36)
+		sqlConf.DatabaseName = "kmemfix-" + strconv.FormatUint(rand.Uint64(), 36) //nolint:gosec // G404: a name unique in this process, not a secret
 		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 	} else {
 		sqlConf.DatabaseName = filepath.Join(o.StateDir, DatabaseFile)

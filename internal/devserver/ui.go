@@ -36,12 +36,13 @@ type uiServer struct {
 	done chan error
 }
 
-func startUI(addr, frontend, namespace string, logger *slog.Logger) (*uiServer, error) {
+func startUI(ctx context.Context, addr, frontend, namespace string, logger *slog.Logger) (*uiServer, error) {
 	handler, err := uiHandler(frontend, namespace)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: UI address %s is not available; stop what uses it or choose another address: %w", addr, err)
 	}
@@ -113,8 +114,10 @@ func uiHandler(frontend, namespace string) (http.Handler, error) {
 }
 
 // stop closes the listener and waits up to 5 s for requests in flight.
-func (s *uiServer) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// stop shuts the UI down, giving requests in flight up to 5s. ctx is not
+// canceled (see stopServices).
+func (s *uiServer) stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
