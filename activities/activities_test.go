@@ -31,7 +31,7 @@ func newEnv(t *testing.T, sh *fakeShell) (*testsuite.TestActivityEnvironment, *A
 func appErr(t *testing.T, err error) *temporal.ApplicationError {
 	t.Helper()
 	var ae *temporal.ApplicationError
-	require.True(t, errors.As(err, &ae), "not an application error: %v", err)
+	require.ErrorAs(t, err, &ae, "not an application error: %v", err)
 	return ae
 }
 
@@ -291,9 +291,9 @@ func TestHealthGateHTTP(t *testing.T) {
 
 func TestHealthGatePrometheus(t *testing.T) {
 	body := `{"status":"success","data":{"resultType":"vector","result":[]}}`
-	var query string
+	var path, query string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		require.Equal(t, "/api/v1/query", r.URL.Path)
+		path = r.URL.Path // checked below: require must not run in the handler's goroutine
 		query = r.URL.Query().Get("query")
 		fmt.Fprint(w, body)
 	}))
@@ -302,6 +302,7 @@ func TestHealthGatePrometheus(t *testing.T) {
 	q := `ALERTS{alertstate="firing",severity="critical"}`
 	in := &HealthGateInput{Gate: HealthGate{Prometheus: &PrometheusProbe{URL: srv.URL, Query: q}}}
 	require.True(t, gate(t, env, a, in).Passed)
+	require.Equal(t, "/api/v1/query", path)
 	require.Equal(t, q, query)
 	body = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"alertname":"KubeNodeNotReady"},"value":[1,"1"]}]}}`
 	res := gate(t, env, a, in)

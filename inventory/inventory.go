@@ -18,6 +18,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,7 +89,8 @@ func Load(path string) (*Inventory, error) {
 	defer f.Close()
 	inv, err := Parse(f, format)
 	if err != nil {
-		if ve, ok := err.(*ValidationError); ok {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
 			ve.File = path
 		}
 		return nil, err

@@ -221,7 +221,7 @@ func writeYAML(w io.Writer, inv *Inventory) error {
 func yamlScalar(s string) string {
 	plain := s != ""
 	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._-/", c) >= 0) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && strings.IndexByte("._-/", c) < 0 {
 			plain = false
 			break
 		}

@@ -247,7 +247,7 @@ func TestNodeCancelBeforeCommitRollsBack(t *testing.T) {
 	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 30*time.Second)
 	_, err := f.run(nil)
 	var ce *temporal.CanceledError
-	require.True(t, errors.As(err, &ce), "%v", err)
+	require.ErrorAs(t, err, &ce, "%v", err)
 	var res NodeResult
 	require.NoError(t, ce.Details(&res))
 	require.Equal(t, OutcomeFailedRolledBack, res.Outcome)

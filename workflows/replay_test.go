@@ -3,7 +3,6 @@ package workflows
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -38,5 +37,5 @@ func TestReplayCatchesNonDeterminism(t *testing.T) {
 	require.Error(t, err)
 	b, rerr := os.ReadFile(filepath.Join("testdata", "histories", "node-remediated.json"))
 	require.NoError(t, rerr)
-	require.True(t, strings.Contains(string(b), "StopKubelet"))
+	require.Contains(t, string(b), "StopKubelet")
 }

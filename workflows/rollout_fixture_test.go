@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -149,7 +148,7 @@ func (f *fleet) continued(in *RolloutInput) *RolloutInput {
 	f.env.ExecuteWorkflow(RolloutWorkflowName, in)
 	require.True(f.t, f.env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
-	require.True(f.t, errors.As(f.env.GetWorkflowError(), &can), "want continue-as-new, got %v", f.env.GetWorkflowError())
+	require.ErrorAs(f.t, f.env.GetWorkflowError(), &can, "want continue-as-new, got %v", f.env.GetWorkflowError())
 	var next RolloutInput
 	require.NoError(f.t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	return &next

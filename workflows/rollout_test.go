@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -224,7 +223,7 @@ func TestRolloutContinueAsNewCarriesStateAndControls(t *testing.T) {
 	require.Equal(t, "change freeze", next.Carry.PauseReason)
 	require.Equal(t, OutcomeSkippedByOperator, next.Carry.Nodes[8].Outcome)
 	require.Equal(t, OutcomeFailedRolledBack, next.Carry.Nodes[0].Outcome)
-	require.Equal(t, 4, len(f.spans), "drained: every started node finished before continuing")
+	require.Len(t, f.spans, 4, "drained: every started node finished before continuing")
 	require.Len(t, next.Inventory, 10)
 
 	// The next run starts paused, with the same controls.
@@ -262,9 +261,10 @@ func TestRolloutSurveyAggregates(t *testing.T) {
 		ins := &node.InspectResult{Verdict: verdicts[name], Phase: node.PhaseIdle, LeakedIDs: 4000,
 			Headroom: node.Headroom{Known: true, Required: 200, Available: 19000}}
 		o := OutcomePlanned
-		if ins.Verdict == node.VerdictNotAffected {
+		switch ins.Verdict {
+		case node.VerdictNotAffected:
 			o = OutcomeSkippedNotAffected
-		} else if ins.Verdict == node.VerdictNeedsReboot {
+		case node.VerdictNeedsReboot:
 			o = OutcomeNeedsReboot
 		}
 		return &NodeResult{Node: name, Outcome: o, DryRun: true, Inspect: ins, Reasons: []string{"fake"}}
@@ -341,7 +341,7 @@ func TestRolloutInvalidInput(t *testing.T) {
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, f.env.GetWorkflowError(), &ae)
 	require.Equal(t, "BadRolloutInput", ae.Type())
-	require.True(t, strings.Contains(ae.Error(), "appears twice"))
+	require.Contains(t, ae.Error(), "appears twice")
 }
 
 func TestChildErrorBusy(t *testing.T) {
