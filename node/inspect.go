@@ -255,7 +255,7 @@ func (p *Procedure) inspectKubelet(ctx context.Context, binary string) (Kubelet,
 	if binary == "" {
 		return k, nil
 	}
-	if k.SHA256, err = fileSHA256(p.sys, binary); err != nil {
+	if k.SHA256, err = FileSHA256(p.sys, binary); err != nil {
 		k.SHA256 = ""
 		k.Version = "unknown: " + err.Error()
 		return k, nil

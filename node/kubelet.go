@@ -26,14 +26,14 @@ func (p *Procedure) SwapKubelet(binary, staged, wantSHA string) (*KubeletSwapRes
 	}
 	backup := binary + backupSuffix
 	res := &KubeletSwapResult{Binary: binary, Backup: backup, SHA256: wantSHA}
-	current, err := fileSHA256(p.sys, binary)
+	current, err := FileSHA256(p.sys, binary)
 	if err != nil {
 		return nil, refused("read the installed kubelet %s: %v", binary, err)
 	}
 	// The staged file is checked even when the installed binary already
 	// matches: a configured sha256 that is the installed (buggy) kubelet's
 	// own must not pass as "swapped already".
-	stagedSHA, err := fileSHA256(p.sys, staged)
+	stagedSHA, err := FileSHA256(p.sys, staged)
 	if err != nil {
 		return nil, refused("read the staged kubelet %s: %v; upload it first", staged, err)
 	}
@@ -55,7 +55,7 @@ func (p *Procedure) SwapKubelet(binary, staged, wantSHA string) (*KubeletSwapRes
 	if err := copyFile(p.sys, staged, binary); err != nil {
 		return nil, kernelErr(fmt.Errorf("install %s: %w", binary, err))
 	}
-	if got, err := fileSHA256(p.sys, binary); err != nil || got != wantSHA {
+	if got, err := FileSHA256(p.sys, binary); err != nil || got != wantSHA {
 		return nil, &StepError{Code: CodeChecksum, Retryable: true, Message: fmt.Sprintf("%s reads back with sha256 %s (err %v) after install, expected %s", binary, got, err, wantSHA)}
 	}
 	res.Changed = true
@@ -70,23 +70,23 @@ func (p *Procedure) RestoreKubelet(binary string) (*KubeletSwapResult, error) {
 	}
 	backup := binary + backupSuffix
 	res := &KubeletSwapResult{Binary: binary, Backup: backup}
-	orig, err := fileSHA256(p.sys, backup)
+	orig, err := FileSHA256(p.sys, backup)
 	if errors.Is(err, fs.ErrNotExist) {
-		res.SHA256, _ = fileSHA256(p.sys, binary)
+		res.SHA256, _ = FileSHA256(p.sys, binary)
 		return res, nil
 	}
 	if err != nil {
 		return nil, kernelErr(fmt.Errorf("read backup %s: %w", backup, err))
 	}
 	res.SHA256 = orig
-	if current, _ := fileSHA256(p.sys, binary); current != orig {
+	if current, _ := FileSHA256(p.sys, binary); current != orig {
 		if err := copyFile(p.sys, backup, binary); err != nil {
 			return nil, kernelErr(fmt.Errorf("restore %s: %w", binary, err))
 		}
 		res.Changed = true
 	}
 	// The backup goes only once the original is verifiably back.
-	if current, err := fileSHA256(p.sys, binary); err != nil || current != orig {
+	if current, err := FileSHA256(p.sys, binary); err != nil || current != orig {
 		return nil, &StepError{Code: CodeChecksum, Retryable: true, Message: fmt.Sprintf("%s does not read back as the backup after restore", binary)}
 	}
 	if err := p.sys.Remove(backup); err != nil {
@@ -107,7 +107,8 @@ func checkBinaryArgs(binary, staged, wantSHA string) error {
 	return nil
 }
 
-func fileSHA256(sys System, name string) (string, error) {
+// FileSHA256 is the sha256 of a file on the node, streamed.
+func FileSHA256(sys System, name string) (string, error) {
 	f, err := sys.Open(name)
 	if err != nil {
 		return "", err

@@ -2,18 +2,15 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"strings"
 
 	"github.com/kmemfix/kmemfix/activities"
 	"github.com/kmemfix/kmemfix/config"
 	"github.com/kmemfix/kmemfix/node"
+	"github.com/kmemfix/kmemfix/node/realos"
 	"github.com/kmemfix/kmemfix/transport"
 )
 
@@ -156,7 +153,7 @@ func findHelpers(dir string) (map[string]helper, error) {
 	} {
 		for _, name := range names {
 			p := path.Join(dir, name)
-			sum, err := fileSHA256(p)
+			sum, err := node.FileSHA256(realos.OS{}, p)
 			if err != nil {
 				continue
 			}
@@ -168,19 +165,6 @@ func findHelpers(dir string) (map[string]helper, error) {
 		return nil, fmt.Errorf("no node helper build in %s (want %s-amd64 and/or %s-arm64): run `make node-helper` or set worker.helperDir", dir, HelperName, HelperName)
 	}
 	return out, nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // classifier maps transport errors onto the activities' error types.

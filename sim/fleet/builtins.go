@@ -117,7 +117,7 @@ func sha256sum(e *cmdEnv, args []string) int {
 	}
 	code := 0
 	for _, p := range ops {
-		sum, err := fileSHA256(e.sys, p)
+		sum, err := node.FileSHA256(e.sys, p)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sha256sum: %s: %s\n", p, errText(err))
 			code = 1

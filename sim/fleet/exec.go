@@ -2,8 +2,6 @@ package fleet
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -152,7 +150,7 @@ func (c *shaCache) sum(h *host, p string, info fs.FileInfo) (string, error) {
 	if ok && e.size == info.Size() && e.mod.Equal(info.ModTime()) {
 		return e.sum, nil
 	}
-	sum, err := fileSHA256(h.sys, p)
+	sum, err := node.FileSHA256(h.sys, p)
 	if err != nil {
 		return "", err
 	}
@@ -163,19 +161,6 @@ func (c *shaCache) sum(h *host, p string, info fs.FileInfo) (string, error) {
 	c.m[p] = shaEntry{size: info.Size(), mod: info.ModTime(), sum: sum}
 	c.mu.Unlock()
 	return sum, nil
-}
-
-func fileSHA256(sys node.System, p string) (string, error) {
-	rc, err := sys.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	d := sha256.New()
-	if _, err := io.Copy(d, rc); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(d.Sum(nil)), nil
 }
 
 func (c *shaCache) forget(p string) {
