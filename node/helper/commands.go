@@ -13,7 +13,7 @@ import (
 
 // dispatch runs one command. Every command but inspect mutates the node and
 // runs under the node lock.
-func dispatch(ctx context.Context, p *node.Procedure, g *global, rest []string, stdin io.Reader) (any, error) {
+func dispatch(ctx context.Context, p *node.Procedure, rest []string) (any, error) {
 	name, args := rest[0], rest[1:]
 	if name == "inspect" {
 		return inspect(ctx, p, args)

@@ -81,7 +81,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err := p.CheckBootID(g.bootID); err != nil {
 		return respond(stdout, rest[0], bootID, nil, err)
 	}
-	result, err := dispatch(ctx, p, g, rest, stdin)
+	result, err := dispatch(ctx, p, rest)
 	if cs, ok := sys.(*crashingSystem); ok && cs.left == 0 {
 		// Exactly N operations done: die after acting, before reporting.
 		panic(Crash{Ops: cs.done})
