@@ -30,7 +30,7 @@ func (p *Procedure) buildTree(ctx context.Context, step string, t tree, j *Journ
 			res.Created++
 		}
 		want := withMoveCharge(d.Values)
-		if _, err := applyValues(p.sys, dir, want, ""); err != nil {
+		if _, err := applyValues(p.sys, dir, want); err != nil {
 			return res, kernelErr(err)
 		}
 		if err := p.checkValues(dir, want); err != nil {
@@ -94,7 +94,7 @@ func (p *Procedure) restoreMoveCharge(ctx context.Context, t tree, j *Journal) e
 		if !ok {
 			continue
 		}
-		if _, err := applyValues(p.sys, dir, map[string]string{fileMoveCharge: want}, ""); err != nil {
+		if _, err := applyValues(p.sys, dir, map[string]string{fileMoveCharge: want}); err != nil {
 			return kernelErr(err)
 		}
 	}

@@ -73,9 +73,8 @@ func normalize(name string, raw []byte) (string, error) {
 
 // applyValues makes dir's preserved files equal to want, writing only what
 // differs so a repeated run does nothing and never trips the kernel's "only
-// without children" rules. skip names files left to the caller (for example
-// move_charge_at_immigrate on a destination).
-func applyValues(sys System, dir string, want map[string]string, skip string) (int, error) {
+// without children" rules.
+func applyValues(sys System, dir string, want map[string]string) (int, error) {
 	have, err := readValues(sys, dir)
 	if err != nil {
 		return 0, err
@@ -83,7 +82,7 @@ func applyValues(sys System, dir string, want map[string]string, skip string) (i
 	writes := 0
 	write := func(name string) error {
 		v, ok := want[name]
-		if !ok || have[name] == v || name == skip {
+		if !ok || have[name] == v {
 			return nil
 		}
 		if err := sys.WriteFile(dir+"/"+name, []byte(v)); err != nil {

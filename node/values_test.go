@@ -68,7 +68,7 @@ func TestWriteLimitsOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &limitFiles{limit: tt.limit, memsw: tt.memsw}
 			want := map[string]string{fileLimit: strconv.FormatUint(tt.wantLimit, 10), fileMemswLimit: strconv.FormatUint(tt.wantMemsw, 10)}
-			if _, err := applyValues(f, "/cg", want, ""); err != nil {
+			if _, err := applyValues(f, "/cg", want); err != nil {
 				t.Fatalf("applyValues: %v (writes %v)", err, f.writes)
 			}
 			if f.limit != tt.wantLimit || f.memsw != tt.wantMemsw {
