@@ -79,9 +79,10 @@ func withMoveCharge(values map[string]string) map[string]string {
 	return out
 }
 
-// restoreMoveCharge puts move_charge_at_immigrate back to the snapshot's
-// values once the moves into t are over.
-func (p *Procedure) restoreMoveCharge(ctx context.Context, t tree, j *Journal) error {
+// setMoveCharge writes move_charge_at_immigrate on every snapshot dir of t:
+// value, or the snapshot's own value when value is "" (once the moves into
+// t are over).
+func (p *Procedure) setMoveCharge(ctx context.Context, t tree, j *Journal, value string) error {
 	for _, d := range j.Dirs {
 		if err := interrupted(ctx); err != nil {
 			return err
@@ -90,7 +91,10 @@ func (p *Procedure) restoreMoveCharge(ctx context.Context, t tree, j *Journal) e
 		if err != nil {
 			return err
 		}
-		want, ok := d.Values[fileMoveCharge]
+		want, ok := value, value != ""
+		if !ok {
+			want, ok = d.Values[fileMoveCharge]
+		}
 		if !ok {
 			continue
 		}

@@ -144,7 +144,7 @@ func (p *Procedure) Rebuild(ctx context.Context) (*TreeResult, error) {
 	if err != nil {
 		return res, err
 	}
-	return res, p.restoreMoveCharge(ctx, p.cfg.kubepods(), j)
+	return res, p.setMoveCharge(ctx, p.cfg.kubepods(), j, "")
 }
 
 func (p *Procedure) rebuildPreconditions(j *Journal) error {
@@ -204,11 +204,7 @@ func (p *Procedure) Restore(ctx context.Context) (*TreeResult, error) {
 	if err := p.requireTree(p.cfg.kubepods(), j, "kubepods lost a dir before the commit point: needs attention"); err != nil {
 		return nil, err
 	}
-	charge := &Journal{Dirs: make([]DirState, len(j.Dirs))}
-	for i, d := range j.Dirs {
-		charge.Dirs[i] = DirState{Path: d.Path, Values: map[string]string{fileMoveCharge: moveChargeAll}}
-	}
-	if err := p.restoreMoveCharge(ctx, p.cfg.kubepods(), charge); err != nil {
+	if err := p.setMoveCharge(ctx, p.cfg.kubepods(), j, moveChargeAll); err != nil {
 		return nil, err
 	}
 	res, err := p.moveAll(ctx, "restore", p.cfg.mirror(), p.cfg.kubepods(), j)
@@ -222,7 +218,7 @@ func (p *Procedure) Restore(ctx context.Context) (*TreeResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if err := p.restoreMoveCharge(ctx, p.cfg.kubepods(), j); err != nil {
+	if err := p.setMoveCharge(ctx, p.cfg.kubepods(), j, ""); err != nil {
 		return res, err
 	}
 	return res, archiveJournal(p.sys, p.cfg, "restored")
