@@ -58,12 +58,8 @@ func (w *nodeWorkflow) bringKubeletBack(ctx workflow.Context, tryCurrent bool) s
 		}
 	}
 	w.setStep(ctx, StepRestoreKubelet)
-	err := w.exec(ctx, StepRestoreKubelet, a.RestoreKubelet, &activities.RestoreKubeletInput{
-		Node: w.in.Node, Flags: w.flags, Unit: w.s.KubeletUnit, Binary: w.s.KubeletBinary,
-		HealthzURL: w.s.KubeletHealthzURL, Timeout: w.s.ServiceTimeout,
-	}, &activities.RestoreKubeletResult{})
+	err := w.restoreKubelet(ctx)
 	if err == nil {
-		w.kubeletUp(ctx)
 		return "kubelet was started again with the ORIGINAL build (the replacement would not start): new pods get kmem-accounted cgroups until the replacement is fixed"
 	}
 	return fmt.Sprintf("kubelet is STOPPED: neither the replacement nor the original build started (%v); start it by hand now: `systemctl start %s`, the original binary is at %s.kmemfix-orig",

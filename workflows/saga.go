@@ -103,6 +103,18 @@ func (w *nodeWorkflow) kubeletUp(ctx workflow.Context) {
 	}
 }
 
+// restoreKubelet puts the original kubelet binary back and starts it.
+func (w *nodeWorkflow) restoreKubelet(ctx workflow.Context) error {
+	err := w.exec(ctx, StepRestoreKubelet, a.RestoreKubelet, &activities.RestoreKubeletInput{
+		Node: w.in.Node, Flags: w.flags, Unit: w.s.KubeletUnit, Binary: w.s.KubeletBinary,
+		HealthzURL: w.s.KubeletHealthzURL, Timeout: w.s.ServiceTimeout,
+	}, &activities.RestoreKubeletResult{})
+	if err == nil {
+		w.kubeletUp(ctx)
+	}
+	return err
+}
+
 func (w *nodeWorkflow) register(step Step) {
 	for _, c := range w.comps {
 		if c.step == step {
@@ -120,16 +132,7 @@ func (w *nodeWorkflow) compensationFor(step Step) compensation {
 		return compensation{step: step,
 			state: fmt.Sprintf("kubelet may be STOPPED or running the replacement binary: on the node run `kmemfix-node kubelet restore --binary %s` then `systemctl start %s`",
 				w.s.KubeletBinary, w.s.KubeletUnit),
-			run: func(ctx workflow.Context) error {
-				err := w.exec(ctx, step, a.RestoreKubelet, &activities.RestoreKubeletInput{
-					Node: w.in.Node, Flags: w.flags, Unit: w.s.KubeletUnit, Binary: w.s.KubeletBinary,
-					HealthzURL: w.s.KubeletHealthzURL, Timeout: w.s.ServiceTimeout,
-				}, &activities.RestoreKubeletResult{})
-				if err == nil {
-					w.kubeletUp(ctx)
-				}
-				return err
-			}}
+			run: w.restoreKubelet}
 	case StepRestore:
 		return compensation{step: step,
 			state: fmt.Sprintf("processes may be split between %s and %s (each keeps its memory limit: %s carries them); on the node run `kmemfix-node restore` until it succeeds", k, m, m),
